@@ -1,0 +1,281 @@
+//! Settings of the auth server, read from `AUTH_*` environment variables and
+//! validated before anything starts.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A setting that is missing a usable value, with the variable to fix.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+fn invalid(variable: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError { variable, message: message.into() }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Every setting of the auth server. Each field names its variable and default.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `AUTH_BIND`, default `127.0.0.1:8080`: the listen address.
+    pub bind: String,
+    /// `AUTH_DATA_DIR`, default `./data`: the SQLite file and generated keys.
+    pub data_dir: PathBuf,
+    /// `AUTH_DATABASE_URL`, default `<AUTH_DATA_DIR>/auth.db`: `postgres://…`
+    /// or a SQLite file path.
+    pub database_url: String,
+    /// `AUTH_DATABASE_MAX_CONNECTIONS`, default 10: the pool size.
+    pub database_max_connections: u32,
+    /// `AUTH_ISSUER`, default `http://127.0.0.1:8080`: the `iss` of every token
+    /// and the base URL of the discovery metadata, without a trailing slash.
+    pub issuer: String,
+    /// `AUTH_AUDIENCE`, default `api`: the `aud` of access tokens.
+    pub audience: String,
+    /// `AUTH_SIGNING_KEY_FILE`, default unset: a PEM RSA private key to sign
+    /// with. Unset, a key is generated on first start and kept in the data dir.
+    pub signing_key_file: Option<PathBuf>,
+    /// `AUTH_ACCESS_TOKEN_TTL_SECS`, default 900: access token lifetime.
+    pub access_token_ttl: Duration,
+    /// `AUTH_REFRESH_TOKEN_TTL_SECS`, default 1209600 (14 days): how long a
+    /// refresh token stays valid unused; each rotation starts a new period.
+    pub refresh_token_ttl: Duration,
+    /// `AUTH_REFRESH_FAMILY_TTL_SECS`, default 7776000 (90 days): the absolute
+    /// lifetime of a session, which rotation cannot extend.
+    pub refresh_family_ttl: Duration,
+    /// `AUTH_REFRESH_REUSE_GRACE_SECS`, default 5: how long a rotated refresh
+    /// token may be presented again without revoking its session.
+    pub refresh_reuse_grace: Duration,
+    /// `AUTH_BCRYPT_COST`, default 12: bcrypt cost for new password hashes.
+    pub bcrypt_cost: u32,
+    /// `AUTH_ALLOWED_ORIGINS`, default empty: comma-separated origins that may
+    /// use cookie mode and CORS, such as `https://app.example.com`.
+    pub allowed_origins: Vec<String>,
+    /// `AUTH_LOG_FORMAT`, default `text`: `text` or `json`.
+    pub log_format: LogFormat,
+}
+
+const DEFAULT_ISSUER: &str = "http://127.0.0.1:8080";
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Settings::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings from a map of variables, as tests and tools do.
+    pub fn from_map(variables: &HashMap<String, String>) -> Result<Settings, ConfigError> {
+        Settings::from_lookup(|name| variables.get(name).cloned())
+    }
+
+    /// Reads and validates the settings through `lookup`, which returns the
+    /// value of a variable or `None` when it is unset. Empty values count as
+    /// unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let get = |name: &str| lookup(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty());
+
+        let data_dir = PathBuf::from(get("AUTH_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url = get("AUTH_DATABASE_URL")
+            .unwrap_or_else(|| data_dir.join("auth.db").to_string_lossy().into_owned());
+
+        let settings = Settings {
+            bind: get("AUTH_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            database_url,
+            database_max_connections: parse_number(&get, "AUTH_DATABASE_MAX_CONNECTIONS", 10)?,
+            issuer: parse_issuer(get("AUTH_ISSUER"))?,
+            audience: get("AUTH_AUDIENCE").unwrap_or_else(|| "api".into()),
+            signing_key_file: get("AUTH_SIGNING_KEY_FILE").map(PathBuf::from),
+            access_token_ttl: parse_seconds(&get, "AUTH_ACCESS_TOKEN_TTL_SECS", 900)?,
+            refresh_token_ttl: parse_seconds(&get, "AUTH_REFRESH_TOKEN_TTL_SECS", 14 * 24 * 3600)?,
+            refresh_family_ttl: parse_seconds(&get, "AUTH_REFRESH_FAMILY_TTL_SECS", 90 * 24 * 3600)?,
+            refresh_reuse_grace: parse_grace(&get)?,
+            bcrypt_cost: parse_bcrypt_cost(&get)?,
+            allowed_origins: parse_origins(get("AUTH_ALLOWED_ORIGINS"))?,
+            log_format: parse_log_format(get("AUTH_LOG_FORMAT"))?,
+            data_dir,
+        };
+
+        settings.check_lifetimes()?;
+        Ok(settings)
+    }
+
+    fn check_lifetimes(&self) -> Result<(), ConfigError> {
+        if self.refresh_token_ttl > self.refresh_family_ttl {
+            return Err(invalid(
+                "AUTH_REFRESH_TOKEN_TTL_SECS",
+                "must not exceed AUTH_REFRESH_FAMILY_TTL_SECS",
+            ));
+        }
+        if self.database_max_connections == 0 {
+            return Err(invalid("AUTH_DATABASE_MAX_CONNECTIONS", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Reports whether refresh cookies may omit `Secure`: only when the issuer
+    /// is plain HTTP on a loopback host, as in local development.
+    pub fn is_local_http(&self) -> bool {
+        let Ok(url) = url::Url::parse(&self.issuer) else {
+            return false;
+        };
+        url.scheme() == "http"
+            && matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+    }
+
+    /// The database URL with any password replaced, for logs.
+    pub fn redacted_database_url(&self) -> String {
+        match url::Url::parse(&self.database_url) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("REDACTED"));
+                url.to_string()
+            }
+            _ => self.database_url.clone(),
+        }
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match get(variable) {
+        None => Ok(default),
+        Some(text) => text
+            .parse()
+            .map_err(|_| invalid(variable, format!("expected a whole number, found {text:?}"))),
+    }
+}
+
+fn parse_seconds(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u64,
+) -> Result<Duration, ConfigError> {
+    let seconds: u64 = parse_number(get, variable, default)?;
+    if seconds == 0 {
+        return Err(invalid(variable, "a lifetime must be at least 1 second"));
+    }
+    if seconds > 10 * 365 * 24 * 3600 {
+        return Err(invalid(variable, "a lifetime must be at most 10 years"));
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+fn parse_grace(get: &impl Fn(&str) -> Option<String>) -> Result<Duration, ConfigError> {
+    let seconds: u64 = parse_number(get, "AUTH_REFRESH_REUSE_GRACE_SECS", 5)?;
+    if seconds > 300 {
+        return Err(invalid(
+            "AUTH_REFRESH_REUSE_GRACE_SECS",
+            "must be at most 300 seconds; a long window lets a stolen token be replayed",
+        ));
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+fn parse_bcrypt_cost(get: &impl Fn(&str) -> Option<String>) -> Result<u32, ConfigError> {
+    let cost: u32 = parse_number(get, "AUTH_BCRYPT_COST", bcrypt::DEFAULT_COST)?;
+    if !(4..=31).contains(&cost) {
+        return Err(invalid("AUTH_BCRYPT_COST", format!("must be between 4 and 31, found {cost}")));
+    }
+    Ok(cost)
+}
+
+fn parse_issuer(value: Option<String>) -> Result<String, ConfigError> {
+    let text = value.unwrap_or_else(|| DEFAULT_ISSUER.into());
+    let url = url::Url::parse(&text)
+        .map_err(|_| invalid("AUTH_ISSUER", format!("expected an absolute http(s) URL, found {text:?}")))?;
+
+    if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "AUTH_ISSUER",
+            format!("expected an http(s) URL without query or fragment, found {text:?}"),
+        ));
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+fn parse_origins(value: Option<String>) -> Result<Vec<String>, ConfigError> {
+    let Some(text) = value else {
+        return Ok(Vec::new());
+    };
+
+    text.split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            let url = url::Url::parse(origin).map_err(|_| {
+                invalid("AUTH_ALLOWED_ORIGINS", format!("expected origins like https://app.example.com, found {origin:?}"))
+            })?;
+            Ok(url.origin().ascii_serialization())
+        })
+        .collect()
+}
+
+fn parse_log_format(value: Option<String>) -> Result<LogFormat, ConfigError> {
+    match value.as_deref() {
+        None | Some("text") => Ok(LogFormat::Text),
+        Some("json") => Ok(LogFormat::Json),
+        Some(other) => Err(invalid("AUTH_LOG_FORMAT", format!("expected text or json, found {other:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings_with(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_map(&map)
+    }
+
+    #[test]
+    fn defaults_match_documented_values() {
+        let settings = settings_with(&[]).map_err(|e| e.to_string());
+        let Ok(settings) = settings else {
+            panic!("defaults must be valid: {settings:?}");
+        };
+
+        assert_eq!(settings.bind, "127.0.0.1:8080");
+        assert_eq!(settings.issuer, "http://127.0.0.1:8080");
+        assert_eq!(settings.audience, "api");
+        assert_eq!(settings.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(settings.refresh_token_ttl, Duration::from_secs(1_209_600));
+        assert_eq!(settings.bcrypt_cost, 12);
+        assert!(settings.database_url.ends_with("auth.db"));
+    }
+
+    #[test]
+    fn invalid_values_name_their_variable() {
+        let cases = [
+            ("AUTH_ISSUER", "not a url", "AUTH_ISSUER"),
+            ("AUTH_ISSUER", "ftp://example.com", "AUTH_ISSUER"),
+            ("AUTH_ACCESS_TOKEN_TTL_SECS", "0", "AUTH_ACCESS_TOKEN_TTL_SECS"),
+            ("AUTH_ACCESS_TOKEN_TTL_SECS", "ten", "AUTH_ACCESS_TOKEN_TTL_SECS"),
+            ("AUTH_BCRYPT_COST", "3", "AUTH_BCRYPT_COST"),
+            ("AUTH_REFRESH_TOKEN_TTL_SECS", "999999999", "AUTH_REFRESH_TOKEN_TTL_SECS"),
+            ("AUTH_LOG_FORMAT", "xml", "AUTH_LOG_FORMAT"),
+        ];
+
+        for (variable, value, expected) in cases {
+            let error = settings_with(&[(variable, value)]).err();
+            assert_eq!(error.map(|e| e.variable), Some(expected), "{variable}={value}");
+        }
+    }
+
+    #[test]
+    fn issuer_loses_trailing_slash() {
+        let settings = settings_with(&[("AUTH_ISSUER", "https://auth.example.com/")]);
+
+        assert_eq!(settings.map(|s| s.issuer).ok().as_deref(), Some("https://auth.example.com"));
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE user_permissions;
+DROP TABLE users;
