@@ -26,6 +26,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
+    #[error("the request body is larger than {0} bytes, or could not be read")]
+    PayloadTooLarge(usize),
     #[error("a user with this email already exists")]
     EmailTaken,
     /// Login failed; the same for an unknown email and a wrong password.
@@ -78,6 +80,7 @@ impl ApiError {
         match self {
             ApiError::Validation(_) | ApiError::BadRequest(_) => "invalid_request",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::EmailTaken => "email_taken",
             ApiError::InvalidCredentials | ApiError::InvalidGrant(_) => "invalid_grant",
             ApiError::MissingToken | ApiError::InvalidToken(_) => "invalid_token",
@@ -110,6 +113,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Validation(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::EmailTaken => StatusCode::CONFLICT,
             ApiError::InvalidCredentials
             | ApiError::InvalidGrant(_)

@@ -98,7 +98,12 @@ impl PasswordHasher {
     /// against a dummy hash and returns false, taking the same time.
     pub async fn verify(&self, password: &SecretString, hash: Option<&str>) -> Result<bool, HashError> {
         let normalized = normalize(password);
-        let known = hash.is_some();
+        // bcrypt would compare only the first 72 bytes; a longer password can
+        // never have been set, so it must not match a prefix. It still spends
+        // the same work against the dummy hash.
+        let fits_bcrypt = normalized.expose_secret().len() <= MAX_PASSWORD_BYTES;
+        let known = hash.is_some() && fits_bcrypt;
+        let hash = if fits_bcrypt { hash } else { None };
         let hash: Arc<str> = hash.map(Arc::from).unwrap_or_else(|| self.dummy_hash.clone());
 
         let matches = self

@@ -13,6 +13,7 @@ mod backend;
 
 use std::time::Duration;
 
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::r2d2::{Pool, R2D2Connection};
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
@@ -88,12 +89,15 @@ impl ConnectionManager {
             .unwrap_or(&self.url);
         let mut conn = SqliteConnection::establish(path)?;
 
-        // WAL lets readers run beside the single writer; busy_timeout makes a
-        // second writer wait for the lock instead of failing at once.
-        diesel::sql_query("PRAGMA journal_mode = WAL")
-            .execute(&mut conn)
-            .map_err(|error| diesel::ConnectionError::BadConnection(error.to_string()))?;
-        for pragma in ["PRAGMA synchronous = NORMAL", "PRAGMA busy_timeout = 10000", "PRAGMA foreign_keys = ON"] {
+        // busy_timeout comes first so that the others wait for a lock instead
+        // of failing at once; WAL lets readers run beside the single writer.
+        let pragmas = [
+            "PRAGMA busy_timeout = 10000",
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA synchronous = NORMAL",
+            "PRAGMA foreign_keys = ON",
+        ];
+        for pragma in pragmas {
             diesel::sql_query(pragma)
                 .execute(&mut conn)
                 .map_err(|error| diesel::ConnectionError::BadConnection(error.to_string()))?;
@@ -127,7 +131,7 @@ impl diesel::r2d2::ManageConnection for ConnectionManager {
 impl Database {
     /// Opens a pool for `url`: `postgres://…` or `postgresql://…` selects
     /// PostgreSQL, anything else is a SQLite file path (created if missing).
-    pub fn connect(url: &str, max_connections: u32) -> Result<Database, DbError> {
+    pub fn connect(url: &str, max_connections: u32) -> Database {
         let backend = BackendKind::from_url(url);
         let manager = ConnectionManager { url: url.to_owned(), backend };
 
@@ -135,10 +139,11 @@ impl Database {
         // database is down, instead of failing to start.
         let pool = Pool::builder()
             .max_size(max_connections)
+            .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(5))
             .build_unchecked(manager);
 
-        Ok(Database { pool, backend })
+        Database { pool, backend }
     }
 
     /// Applies every pending migration of the connected backend.
@@ -204,5 +209,41 @@ impl Database {
     {
         let mut conn = self.pool.get().map_err(DbError::from)?;
         (*conn).transaction(work)
+    }
+}
+
+/// Runs `work` in a transaction that takes the write lock up front.
+///
+/// On PostgreSQL this is a plain transaction: its row locks serialize
+/// conflicting writers. On SQLite it is `BEGIN IMMEDIATE`, because a deferred
+/// transaction that reads first fails at once with "database is locked" when
+/// it later tries to write while another connection writes, whatever the busy
+/// timeout.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, work: F) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+{
+    type Manager = <DbConnection as Connection>::TransactionManager;
+
+    match conn {
+        DbConnection::Sqlite(sqlite) => AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?,
+        DbConnection::Postgres(_) => Manager::begin_transaction(conn)?,
+    }
+
+    match work(conn) {
+        Ok(value) => match Manager::commit_transaction(conn) {
+            Ok(()) => Ok(value),
+            Err(commit_error) => {
+                let _ = Manager::rollback_transaction(conn);
+                Err(E::from(commit_error))
+            }
+        },
+        Err(error) => {
+            // A failed rollback leaves the connection marked broken, and the
+            // pool discards it; the caller still gets the original error.
+            let _ = Manager::rollback_transaction(conn);
+            Err(error)
+        }
     }
 }

@@ -4,14 +4,13 @@
 //! several times the signature itself, so the JWS is assembled here around
 //! the [`SigningKey`] held by the key ring.
 
-use std::time::Duration;
-
 use auth_shared::claims::{ACCESS_TOKEN_TYPE, ADMIN_SCOPE, AccessClaims, Audience};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::config::Settings;
 use crate::db::users::User;
 use crate::keys::{KeyError, SigningKey};
 
@@ -43,27 +42,29 @@ pub fn scope_for(user: &User, permissions: &[String]) -> String {
     scopes.join(" ")
 }
 
-/// Signs an access token for `user` valid from `now` for `ttl`.
+/// Signs an access token for `user`, issued in session `session_id`, valid
+/// from `now` for the configured access token lifetime.
 pub fn issue(
     key: &SigningKey,
-    issuer: &str,
-    audience: &str,
-    ttl: Duration,
+    settings: &Settings,
     user: &User,
     permissions: &[String],
+    session_id: &str,
     now: DateTime<Utc>,
 ) -> Result<AccessToken, KeyError> {
     let issued_at = now.timestamp();
+    let ttl = settings.access_token_ttl;
     let claims = AccessClaims {
-        iss: issuer.to_owned(),
+        iss: settings.issuer.clone(),
         sub: user.id.to_string(),
-        aud: Audience::One(audience.to_owned()),
+        aud: Audience::One(settings.audience.clone()),
         exp: issued_at + ttl.as_secs() as i64,
         iat: issued_at,
         nbf: issued_at,
         jti: super::random_base64url(16),
         scope: scope_for(user, permissions),
         email: user.email.clone(),
+        sid: Some(session_id.to_owned()),
     };
 
     let token = sign_jws(key, &claims)?;

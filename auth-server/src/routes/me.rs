@@ -1,0 +1,148 @@
+//! The caller's own profile and password.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::auth::parse_date_of_birth;
+use super::views::{UserView, no_store_json};
+use crate::bearer::Bearer;
+use crate::db::users::{self, ProfileChanges};
+use crate::db::{sessions as session_queries, write_transaction};
+use crate::error::ApiError;
+use crate::json::{JsonBody, double_option};
+use crate::password;
+use crate::service::accounts;
+use crate::state::AppState;
+use crate::validation;
+
+/// Body of `PATCH /auth/me`: absent fields stay as they are; `null` clears
+/// the date of birth or phone.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProfileRequest {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    first_name: Option<String>,
+    #[serde(default)]
+    last_name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    date_of_birth: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    phone: Option<Option<String>>,
+}
+
+/// Body of `POST /auth/me/password`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    current_password: SecretString,
+    new_password: SecretString,
+}
+
+/// `GET /auth/me`: the caller's profile.
+pub async fn get_profile(state: web::Data<AppState>, bearer: Bearer) -> Result<HttpResponse, ApiError> {
+    let user_id = bearer.user_id;
+    let (user, permissions) = state.db.run(move |conn| accounts::active_user(conn, user_id)).await?;
+    Ok(no_store_json(UserView::new(user, permissions)))
+}
+
+fn validate_changes(request: UpdateProfileRequest, today: chrono::NaiveDate) -> Result<ProfileChanges, ApiError> {
+    let mut errors = BTreeMap::new();
+    let mut changes = ProfileChanges::default();
+
+    let mut check = |field: &str, result: Result<(), String>| {
+        if let Err(message) = result {
+            errors.insert(field.to_owned(), message);
+        }
+    };
+
+    if let Some(email) = request.email {
+        check("email", validation::normalize_email(&email).map(|email| changes.email = Some(email)));
+    }
+    if let Some(name) = request.first_name {
+        check("first_name", validation::normalize_name(&name).map(|name| changes.first_name = Some(name)));
+    }
+    if let Some(name) = request.last_name {
+        check("last_name", validation::normalize_name(&name).map(|name| changes.last_name = Some(name)));
+    }
+    match request.date_of_birth {
+        None => {}
+        Some(None) => changes.date_of_birth = Some(None),
+        Some(Some(text)) => check(
+            "date_of_birth",
+            parse_date_of_birth(&text, today).map(|date| changes.date_of_birth = Some(Some(date))),
+        ),
+    }
+    match request.phone {
+        None => {}
+        Some(None) => changes.phone = Some(None),
+        Some(Some(text)) => {
+            check("phone", validation::normalize_phone(&text).map(|phone| changes.phone = Some(Some(phone))))
+        }
+    }
+
+    if errors.is_empty() { Ok(changes) } else { Err(ApiError::Validation(errors)) }
+}
+
+/// `PATCH /auth/me`: changes names, email, date of birth or phone. The user
+/// id, the `sub` of new tokens and every session stay the same.
+pub async fn update_profile(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    JsonBody(request): JsonBody<UpdateProfileRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let changes = validate_changes(request, state.clock.now_naive().date())?;
+    let user_id = bearer.user_id;
+
+    let (user, permissions) = state
+        .db
+        .run(move |conn| {
+            accounts::active_user(conn, user_id)?;
+            let user = accounts::update_profile(conn, user_id, &changes)?;
+            let permissions = users::permissions_of(conn, user_id)?;
+            Ok::<_, ApiError>((user, permissions))
+        })
+        .await?;
+    tracing::info!(user_id, "profile updated");
+
+    Ok(no_store_json(UserView::new(user, permissions)))
+}
+
+/// `POST /auth/me/password`: replaces the password after checking the
+/// current one, and revokes every session but the caller's.
+pub async fn change_password(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    JsonBody(request): JsonBody<ChangePasswordRequest>,
+) -> Result<HttpResponse, ApiError> {
+    password::check_policy(&request.new_password)
+        .map_err(|error| ApiError::field("new_password", error.to_string()))?;
+
+    let user_id = bearer.user_id;
+    let (user, _) = state.db.run(move |conn| accounts::active_user(conn, user_id)).await?;
+    if !state.hasher.verify(&request.current_password, Some(&user.password_hash)).await? {
+        tracing::warn!(event = "password_change_failed", user_id, "current password did not match");
+        return Err(ApiError::field("current_password", "is incorrect"));
+    }
+
+    let new_hash = state.hasher.hash(&request.new_password).await?;
+    let keep_session = bearer.claims.sid.clone();
+    let now = state.clock.now_naive();
+    let revoked = state
+        .db
+        .run(move |conn| {
+            write_transaction(conn, |conn| {
+                users::set_password_hash(conn, user_id, &new_hash)?;
+                session_queries::revoke_user_sessions(conn, user_id, keep_session.as_deref(), now, "password changed")
+            })
+            .map_err(ApiError::from)
+        })
+        .await?;
+    tracing::info!(event = "password_changed", user_id, sessions_revoked = revoked, "password changed");
+
+    Ok(HttpResponse::NoContent().finish())
+}

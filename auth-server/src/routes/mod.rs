@@ -1,0 +1,30 @@
+//! Every route of the auth server, registered in one place.
+
+mod auth;
+mod cookies;
+mod health;
+mod me;
+mod sessions;
+mod views;
+mod well_known;
+
+use actix_web::web;
+
+/// Registers every route of the auth server.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/auth/register", web::post().to(auth::register))
+        .route("/auth/login", web::post().to(auth::login))
+        .route("/auth/refresh", web::post().to(auth::refresh))
+        .route("/auth/logout", web::post().to(auth::logout))
+        .route("/auth/logout-all", web::post().to(auth::logout_all))
+        .route("/auth/me", web::get().to(me::get_profile))
+        .route("/auth/me", web::patch().to(me::update_profile))
+        .route("/auth/me/password", web::post().to(me::change_password))
+        .route("/auth/sessions", web::get().to(sessions::list))
+        .route("/auth/sessions/{id}", web::delete().to(sessions::revoke))
+        .route("/.well-known/jwks.json", web::get().to(well_known::jwks))
+        .route("/.well-known/openid-configuration", web::get().to(well_known::openid_configuration))
+        .route("/healthz", web::get().to(health::liveness))
+        .route("/readyz", web::get().to(health::readiness));
+}

@@ -1,0 +1,140 @@
+//! Building the auth server from its settings: pool, migrations, keys, and
+//! the HTTP server bound to its listener.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Settings;
+use crate::db::Database;
+use crate::error::ApiError;
+use crate::json::MAX_JSON_BYTES;
+use crate::keys::KeyRing;
+use crate::password::PasswordHasher;
+use crate::routes;
+use crate::state::{AppState, Clock};
+
+/// Errors that stop the server from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Database(#[from] crate::db::DbError),
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyError),
+    #[error("cannot prepare password hashing: {0}")]
+    Hasher(#[from] crate::password::HashError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind { address: String, source: std::io::Error },
+}
+
+/// A built auth server: bound, migrated, with keys loaded, not yet running.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    /// Builds the server with the system clock.
+    pub async fn build(settings: Settings) -> Result<Application, StartError> {
+        Application::build_with_clock(settings, Clock::default()).await
+    }
+
+    /// Builds the server with `clock`, which tests move forward to reach expiry.
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Application, StartError> {
+        let state = prepare_state(settings, clock).await?;
+
+        let address = state.settings.bind.clone();
+        let listener =
+            TcpListener::bind(&address).map_err(|source| StartError::Bind { address: address.clone(), source })?;
+        let port = listener.local_addr().map_err(|source| StartError::Bind { address, source })?.port();
+
+        let server = run(listener, state.clone()).map_err(|source| StartError::Bind {
+            address: state.settings.bind.clone(),
+            source,
+        })?;
+        Ok(Application { port, server, state })
+    }
+
+    /// The port the server listens on (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state, for tests that inspect the database or the clock.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The server future plus a handle that stops it.
+    pub fn into_server(self) -> Server {
+        self.server
+    }
+
+    /// Serves until the server is stopped or receives SIGTERM or Ctrl-C.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn prepare_state(settings: Settings, clock: Clock) -> Result<AppState, StartError> {
+    std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartError::DataDir {
+        path: settings.data_dir.display().to_string(),
+        source,
+    })?;
+
+    let db = Database::connect(&settings.database_url, settings.database_max_connections);
+    let migrate_db = db.clone();
+    tokio::task::spawn_blocking(move || migrate_db.migrate())
+        .await
+        .map_err(|_| crate::db::DbError::Cancelled)??;
+
+    let keys = KeyRing::load(&settings.data_dir, settings.signing_key_file.as_deref())?;
+    let cost = settings.bcrypt_cost;
+    let concurrency = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+    let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(cost, concurrency))
+        .await
+        .map_err(|_| crate::password::HashError::Cancelled)??;
+
+    tracing::info!(
+        bind = %settings.bind,
+        issuer = %settings.issuer,
+        audience = %settings.audience,
+        database = %settings.redacted_database_url(),
+        backend = db.backend().name(),
+        signing_kid = keys.signing_key().kid(),
+        published_keys = keys.jwks().keys.len(),
+        access_token_ttl_secs = settings.access_token_ttl.as_secs(),
+        refresh_token_ttl_secs = settings.refresh_token_ttl.as_secs(),
+        bcrypt_cost = settings.bcrypt_cost,
+        "auth server configured"
+    );
+
+    Ok(AppState { settings: Arc::new(settings), db, keys: Arc::new(keys), hasher, clock })
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound("route"))
+}
+
+fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let state = web::Data::new(state);
+
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(TracingLogger::default())
+            .app_data(state.clone())
+            .app_data(web::PayloadConfig::new(MAX_JSON_BYTES))
+            .configure(routes::configure)
+            .default_service(web::to(not_found))
+    })
+    .listen(listener)?
+    .run();
+
+    Ok(server)
+}

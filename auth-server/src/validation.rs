@@ -1,0 +1,127 @@
+//! Checks and normalization of user-supplied profile fields.
+//!
+//! Each function returns the stored form of a value or a message naming what
+//! is wrong with it; handlers collect the messages per field.
+
+use chrono::{Datelike, NaiveDate};
+
+/// The longest email address SMTP can carry (RFC 5321: 254 octets in a path).
+pub const MAX_EMAIL_BYTES: usize = 254;
+/// The most characters in a first or last name.
+pub const MAX_NAME_CHARS: usize = 150;
+/// The most characters in a phone number as typed.
+pub const MAX_PHONE_CHARS: usize = 32;
+
+/// Trims and lower-cases an email address and checks its shape: one `@`, a
+/// non-empty local part, a domain with a dot, no spaces or control characters.
+///
+/// Lower-casing the whole address makes emails unique case-insensitively.
+/// Mail servers may treat the local part as case-sensitive, but no two real
+/// users share an address that differs only in case.
+pub fn normalize_email(raw: &str) -> Result<String, String> {
+    let email = raw.trim().to_lowercase();
+
+    if email.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if email.len() > MAX_EMAIL_BYTES {
+        return Err(format!("must be at most {MAX_EMAIL_BYTES} bytes"));
+    }
+    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain spaces or control characters".into());
+    }
+
+    let Some((local, domain)) = email.split_once('@') else {
+        return Err("must be an email address like name@example.com".into());
+    };
+    let domain_is_valid = domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && !domain.contains('@');
+    if local.is_empty() || !domain_is_valid {
+        return Err("must be an email address like name@example.com".into());
+    }
+    Ok(email)
+}
+
+/// Trims a first or last name and checks its length and characters.
+pub fn normalize_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(format!("must be at most {MAX_NAME_CHARS} characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(name.to_owned())
+}
+
+/// Trims a phone number and checks that it holds 4 to 20 digits, with an
+/// optional leading `+` and spaces, dots, dashes or parentheses between them.
+pub fn normalize_phone(raw: &str) -> Result<String, String> {
+    let phone = raw.trim();
+    let allowed = |c: char| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')');
+    let body = phone.strip_prefix('+').unwrap_or(phone);
+    let digits = body.chars().filter(char::is_ascii_digit).count();
+
+    if phone.chars().count() > MAX_PHONE_CHARS || !body.chars().all(allowed) || !(4..=20).contains(&digits) {
+        return Err("must be a phone number such as +1 555 0100 (4 to 20 digits)".into());
+    }
+    Ok(phone.to_owned())
+}
+
+/// Checks that a date of birth lies between 1900-01-01 and `today`.
+pub fn check_date_of_birth(date: NaiveDate, today: NaiveDate) -> Result<NaiveDate, String> {
+    if date.year() < 1900 {
+        return Err("must be on or after 1900-01-01".into());
+    }
+    if date > today {
+        return Err("must not be in the future".into());
+    }
+    Ok(date)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_trimmed_and_lowercased() {
+        assert_eq!(normalize_email("  Alice@Example.COM "), Ok("alice@example.com".to_owned()));
+    }
+
+    #[test]
+    fn malformed_emails_are_rejected() {
+        let cases = [
+            "", "alice", "@example.com", "alice@", "alice@example", "alice@.example.com",
+            "alice@example.com.", "al ice@example.com", "alice@exa\u{0}mple.com", "a@b@c.com",
+            "alice@example..com",
+        ];
+        for email in cases {
+            assert!(normalize_email(email).is_err(), "{email:?} should be rejected");
+        }
+        assert!(normalize_email(&format!("{}@example.com", "a".repeat(250))).is_err());
+    }
+
+    #[test]
+    fn phone_numbers_are_checked() {
+        assert_eq!(normalize_phone(" +1 (555) 010-0199 "), Ok("+1 (555) 010-0199".to_owned()));
+        for phone in ["12", "phone", "+1 555 0100; DROP", "+", &"1".repeat(21)] {
+            assert!(normalize_phone(phone).is_err(), "{phone:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn dates_of_birth_are_bounded() {
+        let today = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap_or_default();
+        let valid = NaiveDate::from_ymd_opt(1990, 5, 17).unwrap_or_default();
+        let future = NaiveDate::from_ymd_opt(2030, 1, 1).unwrap_or_default();
+        let ancient = NaiveDate::from_ymd_opt(1850, 1, 1).unwrap_or_default();
+
+        assert_eq!(check_date_of_birth(valid, today), Ok(valid));
+        assert!(check_date_of_birth(future, today).is_err());
+        assert!(check_date_of_birth(ancient, today).is_err());
+    }
+}
