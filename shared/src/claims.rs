@@ -47,6 +47,9 @@ pub struct AccessClaims {
     pub scope: String,
     /// The user's email address at the time of issue.
     pub email: String,
+    /// Session id: the login (refresh token family) this token was issued in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 impl AccessClaims {
@@ -76,6 +79,7 @@ mod tests {
             jti: "j".into(),
             scope: scope.into(),
             email: "a@example.com".into(),
+            sid: None,
         }
     }
 

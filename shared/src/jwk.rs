@@ -64,7 +64,10 @@ impl Jwk {
             && self.kid.is_some()
             && self.n.is_some()
             && self.e.is_some()
-            && self.key_use.as_deref().is_none_or(|key_use| key_use == "sig")
+            && self
+                .key_use
+                .as_deref()
+                .is_none_or(|key_use| key_use == "sig")
             && self.alg.as_deref().is_none_or(|alg| alg == "RS256")
     }
 }
@@ -79,7 +82,10 @@ pub fn rsa_thumbprint(n: &str, e: &str) -> String {
 }
 
 fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
-    let first_nonzero = bytes.iter().position(|byte| *byte != 0).unwrap_or(bytes.len());
+    let first_nonzero = bytes
+        .iter()
+        .position(|byte| *byte != 0)
+        .unwrap_or(bytes.len());
     &bytes[first_nonzero..]
 }
 

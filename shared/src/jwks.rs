@@ -397,12 +397,11 @@ impl Shared {
         };
 
         let (headers, body) = self.get(&url).await?;
-        let jwks: JwkSet = serde_json::from_slice(&body).map_err(|source| {
-            JwksError::InvalidJson {
+        let jwks: JwkSet =
+            serde_json::from_slice(&body).map_err(|source| JwksError::InvalidJson {
                 url: url.clone(),
                 source,
-            }
-        })?;
+            })?;
 
         let keys = KeySet::from_jwks(&jwks);
         if keys.is_empty() {
@@ -544,6 +543,8 @@ fn parse_max_age(header: &str) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
     use reqwest::header::HeaderValue;
 
@@ -559,17 +560,33 @@ mod tests {
     #[test]
     fn cache_ttl_clamps_max_age() {
         let cases = [
-            (Some("public, max-age=300"), 300, "max-age within bounds is used"),
+            (
+                Some("public, max-age=300"),
+                300,
+                "max-age within bounds is used",
+            ),
             (Some("max-age=5"), 30, "short max-age is raised to min_ttl"),
-            (Some("max-age=86400"), 3600, "long max-age is cut to max_ttl"),
-            (Some("Public, MAX-AGE=\"120\""), 120, "names are case-insensitive, quotes allowed"),
+            (
+                Some("max-age=86400"),
+                3600,
+                "long max-age is cut to max_ttl",
+            ),
+            (
+                Some("Public, MAX-AGE=\"120\""),
+                120,
+                "names are case-insensitive, quotes allowed",
+            ),
             (Some("no-store"), 30, "no-store means the shortest lifetime"),
             (Some("max-age=abc"), 30, "unparsable max-age is ignored"),
             (None, 30, "no header means the shortest lifetime"),
         ];
 
         for (header, expected_secs, case) in cases {
-            assert_eq!(ttl_for(header), Duration::from_secs(expected_secs), "{case}");
+            assert_eq!(
+                ttl_for(header),
+                Duration::from_secs(expected_secs),
+                "{case}"
+            );
         }
     }
 
@@ -582,6 +599,9 @@ mod tests {
 
         let text = error_chain(&error);
 
-        assert!(text.starts_with("http://x/jwks returned invalid JSON: "), "{text}");
+        assert!(
+            text.starts_with("http://x/jwks returned invalid JSON: "),
+            "{text}"
+        );
     }
 }

@@ -38,7 +38,10 @@ impl TestKey {
     /// # Panics
     ///
     /// When aws-lc-rs fails to generate a key.
-    #[expect(clippy::expect_used, reason = "test helper; failure means a broken environment")]
+    #[expect(
+        clippy::expect_used,
+        reason = "test helper; failure means a broken environment"
+    )]
     pub fn generate() -> TestKey {
         let pair = RsaKeyPair::generate(KeySize::Rsa2048).expect("generate a 2048-bit RSA key");
         let components = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
@@ -88,11 +91,19 @@ impl TestKey {
     /// # Panics
     ///
     /// When aws-lc-rs fails to sign.
-    #[expect(clippy::expect_used, reason = "test helper; failure means a broken environment")]
+    #[expect(
+        clippy::expect_used,
+        reason = "test helper; failure means a broken environment"
+    )]
     pub fn sign_bytes(&self, message: &[u8]) -> Vec<u8> {
         let mut signature = vec![0; self.pair.public_modulus_len()];
         self.pair
-            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut signature)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                message,
+                &mut signature,
+            )
             .expect("sign with the test key");
         signature
     }
@@ -124,5 +135,6 @@ pub fn access_claims(
         jti: format!("test-{sub}-{issued_at}"),
         scope: scope.to_owned(),
         email: format!("user{sub}@example.com"),
+        sid: None,
     }
 }

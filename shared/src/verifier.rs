@@ -237,7 +237,9 @@ impl Verifier {
             segments.next(),
             segments.next(),
         ) else {
-            return Err(VerifyError::Malformed("expected three dot-separated segments"));
+            return Err(VerifyError::Malformed(
+                "expected three dot-separated segments",
+            ));
         };
 
         let header_json = URL_SAFE_NO_PAD
@@ -441,7 +443,12 @@ mod tests {
 
     #[test]
     fn typ_variants_of_rfc9068_are_accepted() {
-        for typ in ["at+jwt", "AT+JWT", "application/at+jwt", "Application/AT+JWT"] {
+        for typ in [
+            "at+jwt",
+            "AT+JWT",
+            "application/at+jwt",
+            "Application/AT+JWT",
+        ] {
             let token = token_with_header(json!({ "typ": typ }));
 
             assert!(verify(&token).is_ok(), "typ {typ}");
@@ -488,16 +495,37 @@ mod tests {
             ("abc".to_owned(), "one segment"),
             (signing_input.to_owned(), "two segments"),
             (format!("{valid}.extra"), "four segments"),
-            (format!("{signing_input}.{signature}.a.b"), "JWE-like five segments"),
-            (format!("!!!.{}", &valid[valid.find('.').unwrap() + 1..]), "header not base64url"),
-            (format!("{}.x.y", URL_SAFE_NO_PAD.encode("not json")), "header not JSON"),
-            (format!("{}.x.y", URL_SAFE_NO_PAD.encode("[1,2]")), "header a JSON array"),
-            (format!("{}.x.y", URL_SAFE_NO_PAD.encode(r#"{"typ":"at+jwt"}"#)), "header without alg"),
             (
-                format!("{}.x.y", URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","alg":"none"}"#)),
+                format!("{signing_input}.{signature}.a.b"),
+                "JWE-like five segments",
+            ),
+            (
+                format!("!!!.{}", &valid[valid.find('.').unwrap() + 1..]),
+                "header not base64url",
+            ),
+            (
+                format!("{}.x.y", URL_SAFE_NO_PAD.encode("not json")),
+                "header not JSON",
+            ),
+            (
+                format!("{}.x.y", URL_SAFE_NO_PAD.encode("[1,2]")),
+                "header a JSON array",
+            ),
+            (
+                format!("{}.x.y", URL_SAFE_NO_PAD.encode(r#"{"typ":"at+jwt"}"#)),
+                "header without alg",
+            ),
+            (
+                format!(
+                    "{}.x.y",
+                    URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","alg":"none"}"#)
+                ),
                 "duplicate alg",
             ),
-            (format!("{}=.x.y", encode_json(&key().header())), "padded header"),
+            (
+                format!("{}=.x.y", encode_json(&key().header())),
+                "padded header",
+            ),
         ];
 
         for (token, case) in cases {
@@ -536,7 +564,10 @@ mod tests {
         let header = json!({ "alg": "HS256", "typ": "at+jwt", "kid": key().kid() });
         let input = format!("{}.{}", encode_json(&header), encode_json(&claims_json()));
         let secret = serde_json::to_vec(&key().jwk()).unwrap();
-        let mac = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &secret), input.as_bytes());
+        let mac = hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, &secret),
+            input.as_bytes(),
+        );
         let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.as_ref()));
 
         assert_eq!(verify(&token), Err(VerifyError::AlgorithmNotAllowed));
@@ -544,10 +575,16 @@ mod tests {
 
     #[test]
     fn other_algorithms_in_header_are_rejected() {
-        for alg in ["RS512", "RS384", "PS256", "ES256", "EdDSA", "HS512", "rs256", ""] {
+        for alg in [
+            "RS512", "RS384", "PS256", "ES256", "EdDSA", "HS512", "rs256", "",
+        ] {
             let token = token_with_header(json!({ "alg": alg }));
 
-            assert_eq!(verify(&token), Err(VerifyError::AlgorithmNotAllowed), "alg {alg:?}");
+            assert_eq!(
+                verify(&token),
+                Err(VerifyError::AlgorithmNotAllowed),
+                "alg {alg:?}"
+            );
         }
     }
 
@@ -558,7 +595,10 @@ mod tests {
             let result = verify(&token);
 
             assert!(
-                matches!(result, Err(VerifyError::WrongType | VerifyError::Malformed(_))),
+                matches!(
+                    result,
+                    Err(VerifyError::WrongType | VerifyError::Malformed(_))
+                ),
                 "typ {typ}: {result:?}"
             );
         }
@@ -628,7 +668,10 @@ mod tests {
         let token = token_with_claims(json!({}));
         let (input, _) = token.rsplit_once('.').unwrap();
 
-        assert_eq!(verify(&format!("{input}.***")), Err(VerifyError::BadSignature));
+        assert_eq!(
+            verify(&format!("{input}.***")),
+            Err(VerifyError::BadSignature)
+        );
         assert_eq!(verify(&format!("{input}.")), Err(VerifyError::BadSignature));
     }
 
@@ -647,7 +690,12 @@ mod tests {
 
     #[test]
     fn issuer_must_match_exactly() {
-        for iss in ["http://127.0.0.1:8080/", "http://127.0.0.1:8081", "HTTP://127.0.0.1:8080", ""] {
+        for iss in [
+            "http://127.0.0.1:8080/",
+            "http://127.0.0.1:8081",
+            "HTTP://127.0.0.1:8080",
+            "",
+        ] {
             let token = token_with_claims(json!({ "iss": iss }));
 
             assert_eq!(verify(&token), Err(VerifyError::WrongIssuer), "iss {iss:?}");
@@ -656,7 +704,12 @@ mod tests {
 
     #[test]
     fn audience_must_contain_ours() {
-        for aud in [json!("web"), json!(["web", "admin"]), json!([]), json!("API")] {
+        for aud in [
+            json!("web"),
+            json!(["web", "admin"]),
+            json!([]),
+            json!("API"),
+        ] {
             let token = token_with_claims(json!({ "aud": aud }));
 
             assert_eq!(verify(&token), Err(VerifyError::WrongAudience), "aud {aud}");
@@ -668,7 +721,11 @@ mod tests {
         for claim in ["exp", "iss", "aud", "sub", "iat", "nbf"] {
             let token = token_with_claims(json!({ claim: null }));
 
-            assert_eq!(verify(&token), Err(VerifyError::MissingClaim(claim)), "{claim}");
+            assert_eq!(
+                verify(&token),
+                Err(VerifyError::MissingClaim(claim)),
+                "{claim}"
+            );
         }
     }
 
@@ -741,9 +798,13 @@ mod tests {
     #[test]
     fn leeway_is_configurable() {
         let token = token_with_claims(json!({ "exp": NOW as i64 - 10 }));
-        let strict = Verifier::new(VerifierConfig::new(ISSUER, AUDIENCE).with_leeway(Duration::ZERO));
+        let strict =
+            Verifier::new(VerifierConfig::new(ISSUER, AUDIENCE).with_leeway(Duration::ZERO));
 
-        assert_eq!(strict.verify(&token, &keys(), now()), Err(VerifyError::Expired));
+        assert_eq!(
+            strict.verify(&token, &keys(), now()),
+            Err(VerifyError::Expired)
+        );
         assert!(verify(&token).is_ok());
     }
 

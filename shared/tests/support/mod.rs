@@ -1,0 +1,172 @@
+//! A fake auth server for tests: serves a discovery document and a JWKS on
+//! 127.0.0.1, counts requests, and can be told to fail.
+
+// Each test crate uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use auth_shared::jwk::JwkSet;
+use serde_json::json;
+
+/// What the JWKS endpoint returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwksMode {
+    /// The configured keys, with the configured `Cache-Control`.
+    Keys,
+    /// 503 Service Unavailable.
+    Unavailable,
+    /// 200 with a body that is not JSON.
+    Garbage,
+}
+
+struct IssuerState {
+    base_url: String,
+    jwks: Mutex<JwkSet>,
+    mode: Mutex<JwksMode>,
+    cache_control: Mutex<String>,
+    advertised_issuer: Mutex<Option<String>>,
+    jwks_fetches: AtomicUsize,
+    discovery_fetches: AtomicUsize,
+}
+
+/// A running fake issuer. Stopped when [`FakeIssuer::stop`] is called.
+pub struct FakeIssuer {
+    state: Arc<IssuerState>,
+    handle: ServerHandle,
+}
+
+impl FakeIssuer {
+    /// Starts a server on a free port of 127.0.0.1 that publishes `jwks`
+    /// with `Cache-Control: public, max-age=300`.
+    pub async fn start(jwks: JwkSet) -> FakeIssuer {
+        FakeIssuer::start_on(TcpListener::bind("127.0.0.1:0").unwrap(), jwks).await
+    }
+
+    /// Same as [`FakeIssuer::start`], serving on `listener`.
+    pub async fn start_on(listener: TcpListener, jwks: JwkSet) -> FakeIssuer {
+        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(IssuerState {
+            base_url,
+            jwks: Mutex::new(jwks),
+            mode: Mutex::new(JwksMode::Keys),
+            cache_control: Mutex::new("public, max-age=300".into()),
+            advertised_issuer: Mutex::new(None),
+            jwks_fetches: AtomicUsize::new(0),
+            discovery_fetches: AtomicUsize::new(0),
+        });
+
+        let app_state = web::Data::from(Arc::clone(&state));
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .route(
+                    "/.well-known/openid-configuration",
+                    web::get().to(discovery),
+                )
+                .route("/.well-known/jwks.json", web::get().to(jwks_document))
+        })
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+
+        FakeIssuer { state, handle }
+    }
+
+    /// Returns the issuer URL, which is also the base of both documents.
+    pub fn issuer(&self) -> &str {
+        &self.state.base_url
+    }
+
+    /// Returns the JWKS URL.
+    pub fn jwks_url(&self) -> String {
+        format!("{}/.well-known/jwks.json", self.state.base_url)
+    }
+
+    /// Replaces the published keys.
+    pub fn set_keys(&self, jwks: JwkSet) {
+        *self.state.jwks.lock().unwrap() = jwks;
+    }
+
+    /// Sets what the JWKS endpoint returns.
+    pub fn set_mode(&self, mode: JwksMode) {
+        *self.state.mode.lock().unwrap() = mode;
+    }
+
+    /// Sets the `Cache-Control` header of the JWKS.
+    pub fn set_cache_control(&self, value: &str) {
+        *self.state.cache_control.lock().unwrap() = value.to_owned();
+    }
+
+    /// Makes the discovery document name `issuer` instead of the real URL.
+    pub fn set_advertised_issuer(&self, issuer: &str) {
+        *self.state.advertised_issuer.lock().unwrap() = Some(issuer.to_owned());
+    }
+
+    /// Returns how many times the JWKS was requested.
+    pub fn jwks_fetches(&self) -> usize {
+        self.state.jwks_fetches.load(Ordering::SeqCst)
+    }
+
+    /// Returns how many times the discovery document was requested.
+    pub fn discovery_fetches(&self) -> usize {
+        self.state.discovery_fetches.load(Ordering::SeqCst)
+    }
+
+    /// Stops the server and waits until it no longer accepts connections.
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}
+
+async fn discovery(state: web::Data<IssuerState>) -> HttpResponse {
+    state.discovery_fetches.fetch_add(1, Ordering::SeqCst);
+    let issuer = state
+        .advertised_issuer
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or_else(|| state.base_url.clone());
+
+    HttpResponse::Ok().json(json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{}/.well-known/jwks.json", state.base_url),
+    }))
+}
+
+async fn jwks_document(state: web::Data<IssuerState>) -> HttpResponse {
+    state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    let mode = *state.mode.lock().unwrap();
+
+    match mode {
+        JwksMode::Keys => HttpResponse::Ok()
+            .insert_header(("Cache-Control", state.cache_control.lock().unwrap().clone()))
+            .json(&*state.jwks.lock().unwrap()),
+        JwksMode::Unavailable => HttpResponse::ServiceUnavailable().finish(),
+        JwksMode::Garbage => HttpResponse::Ok()
+            .content_type("application/json")
+            .body("<html>not json</html>"),
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes.
+pub async fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    condition()
+}
