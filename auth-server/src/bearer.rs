@@ -38,11 +38,13 @@ fn bearer_token(request: &HttpRequest) -> Result<&str, ApiError> {
     let text = value
         .to_str()
         .map_err(|_| ApiError::InvalidToken("the Authorization header is not valid ASCII"))?;
-    let (scheme, token) = text
-        .split_once(' ')
-        .ok_or(ApiError::InvalidToken("the Authorization header must be: Bearer <token>"))?;
+    let (scheme, token) = text.split_once(' ').ok_or(ApiError::InvalidToken(
+        "the Authorization header must be: Bearer <token>",
+    ))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::InvalidToken("the Authorization header must be: Bearer <token>"));
+        return Err(ApiError::InvalidToken(
+            "the Authorization header must be: Bearer <token>",
+        ));
     }
     Ok(token.trim())
 }
@@ -53,20 +55,30 @@ pub fn verify(state: &AppState, token: &str, now: i64) -> Result<AccessClaims, A
         return Err(ApiError::InvalidToken("the access token is too large"));
     }
 
-    let header = jsonwebtoken::decode_header(token).map_err(|_| ApiError::InvalidToken("the access token is malformed"))?;
+    let header = jsonwebtoken::decode_header(token)
+        .map_err(|_| ApiError::InvalidToken("the access token is malformed"))?;
     if header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) || header.alg != Algorithm::RS256 {
-        return Err(ApiError::InvalidToken("the access token has the wrong type or algorithm"));
+        return Err(ApiError::InvalidToken(
+            "the access token has the wrong type or algorithm",
+        ));
     }
-    let kid = header.kid.ok_or(ApiError::InvalidToken("the access token has no kid"))?;
+    let kid = header
+        .kid
+        .ok_or(ApiError::InvalidToken("the access token has no kid"))?;
     let jwk = state
         .keys
         .jwks()
         .keys
         .into_iter()
         .find(|jwk| jwk.kid.as_deref() == Some(kid.as_str()))
-        .ok_or(ApiError::InvalidToken("the access token was signed by an unknown key"))?;
-    let key = DecodingKey::from_rsa_components(jwk.n.as_deref().unwrap_or(""), jwk.e.as_deref().unwrap_or(""))
-        .map_err(|_| ApiError::Internal("a published key is not a valid RSA key".into()))?;
+        .ok_or(ApiError::InvalidToken(
+            "the access token was signed by an unknown key",
+        ))?;
+    let key = DecodingKey::from_rsa_components(
+        jwk.n.as_deref().unwrap_or(""),
+        jwk.e.as_deref().unwrap_or(""),
+    )
+    .map_err(|_| ApiError::Internal("a published key is not a valid RSA key".into()))?;
 
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_issuer(&[&state.settings.issuer]);
@@ -79,7 +91,9 @@ pub fn verify(state: &AppState, token: &str, now: i64) -> Result<AccessClaims, A
         .map_err(|_| ApiError::InvalidToken("the access token is invalid or expired"))?
         .claims;
     if claims.iat > now + 5 {
-        return Err(ApiError::InvalidToken("the access token was issued in the future"));
+        return Err(ApiError::InvalidToken(
+            "the access token was issued in the future",
+        ));
     }
     Ok(claims)
 }

@@ -32,9 +32,14 @@ pub async fn run(cli: Cli) -> Result<(), String> {
 
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
-            let application = Application::build(settings).await.map_err(|error| error.to_string())?;
+            let application = Application::build(settings)
+                .await
+                .map_err(|error| error.to_string())?;
             tracing::info!(port = application.port(), "auth server listening");
-            application.run_until_stopped().await.map_err(|error| error.to_string())
+            application
+                .run_until_stopped()
+                .await
+                .map_err(|error| error.to_string())
         }
         Command::Migrate => {
             let db = Database::connect(&settings.database_url, 1);

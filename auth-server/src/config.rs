@@ -14,7 +14,10 @@ pub struct ConfigError {
 }
 
 fn invalid(variable: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError { variable, message: message.into() }
+    ConfigError {
+        variable,
+        message: message.into(),
+    }
 }
 
 /// How log lines are written.
@@ -81,7 +84,11 @@ impl Settings {
     /// value of a variable or `None` when it is unset. Empty values count as
     /// unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-        let get = |name: &str| lookup(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
 
         let data_dir = PathBuf::from(get("AUTH_DATA_DIR").unwrap_or_else(|| "./data".into()));
         let database_url = get("AUTH_DATABASE_URL")
@@ -96,7 +103,11 @@ impl Settings {
             signing_key_file: get("AUTH_SIGNING_KEY_FILE").map(PathBuf::from),
             access_token_ttl: parse_seconds(&get, "AUTH_ACCESS_TOKEN_TTL_SECS", 900)?,
             refresh_token_ttl: parse_seconds(&get, "AUTH_REFRESH_TOKEN_TTL_SECS", 14 * 24 * 3600)?,
-            refresh_family_ttl: parse_seconds(&get, "AUTH_REFRESH_FAMILY_TTL_SECS", 90 * 24 * 3600)?,
+            refresh_family_ttl: parse_seconds(
+                &get,
+                "AUTH_REFRESH_FAMILY_TTL_SECS",
+                90 * 24 * 3600,
+            )?,
             refresh_reuse_grace: parse_grace(&get)?,
             bcrypt_cost: parse_bcrypt_cost(&get)?,
             allowed_origins: parse_origins(get("AUTH_ALLOWED_ORIGINS"))?,
@@ -116,7 +127,10 @@ impl Settings {
             ));
         }
         if self.database_max_connections == 0 {
-            return Err(invalid("AUTH_DATABASE_MAX_CONNECTIONS", "must be at least 1"));
+            return Err(invalid(
+                "AUTH_DATABASE_MAX_CONNECTIONS",
+                "must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -185,17 +199,27 @@ fn parse_grace(get: &impl Fn(&str) -> Option<String>) -> Result<Duration, Config
 fn parse_bcrypt_cost(get: &impl Fn(&str) -> Option<String>) -> Result<u32, ConfigError> {
     let cost: u32 = parse_number(get, "AUTH_BCRYPT_COST", bcrypt::DEFAULT_COST)?;
     if !(4..=31).contains(&cost) {
-        return Err(invalid("AUTH_BCRYPT_COST", format!("must be between 4 and 31, found {cost}")));
+        return Err(invalid(
+            "AUTH_BCRYPT_COST",
+            format!("must be between 4 and 31, found {cost}"),
+        ));
     }
     Ok(cost)
 }
 
 fn parse_issuer(value: Option<String>) -> Result<String, ConfigError> {
     let text = value.unwrap_or_else(|| DEFAULT_ISSUER.into());
-    let url = url::Url::parse(&text)
-        .map_err(|_| invalid("AUTH_ISSUER", format!("expected an absolute http(s) URL, found {text:?}")))?;
+    let url = url::Url::parse(&text).map_err(|_| {
+        invalid(
+            "AUTH_ISSUER",
+            format!("expected an absolute http(s) URL, found {text:?}"),
+        )
+    })?;
 
-    if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.fragment().is_some() {
+    if !matches!(url.scheme(), "http" | "https")
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
         return Err(invalid(
             "AUTH_ISSUER",
             format!("expected an http(s) URL without query or fragment, found {text:?}"),
@@ -214,7 +238,10 @@ fn parse_origins(value: Option<String>) -> Result<Vec<String>, ConfigError> {
         .filter(|origin| !origin.is_empty())
         .map(|origin| {
             let url = url::Url::parse(origin).map_err(|_| {
-                invalid("AUTH_ALLOWED_ORIGINS", format!("expected origins like https://app.example.com, found {origin:?}"))
+                invalid(
+                    "AUTH_ALLOWED_ORIGINS",
+                    format!("expected origins like https://app.example.com, found {origin:?}"),
+                )
             })?;
             Ok(url.origin().ascii_serialization())
         })
@@ -225,7 +252,10 @@ fn parse_log_format(value: Option<String>) -> Result<LogFormat, ConfigError> {
     match value.as_deref() {
         None | Some("text") => Ok(LogFormat::Text),
         Some("json") => Ok(LogFormat::Json),
-        Some(other) => Err(invalid("AUTH_LOG_FORMAT", format!("expected text or json, found {other:?}"))),
+        Some(other) => Err(invalid(
+            "AUTH_LOG_FORMAT",
+            format!("expected text or json, found {other:?}"),
+        )),
     }
 }
 
@@ -234,7 +264,10 @@ mod tests {
     use super::*;
 
     fn settings_with(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_map(&map)
     }
 
@@ -259,16 +292,32 @@ mod tests {
         let cases = [
             ("AUTH_ISSUER", "not a url", "AUTH_ISSUER"),
             ("AUTH_ISSUER", "ftp://example.com", "AUTH_ISSUER"),
-            ("AUTH_ACCESS_TOKEN_TTL_SECS", "0", "AUTH_ACCESS_TOKEN_TTL_SECS"),
-            ("AUTH_ACCESS_TOKEN_TTL_SECS", "ten", "AUTH_ACCESS_TOKEN_TTL_SECS"),
+            (
+                "AUTH_ACCESS_TOKEN_TTL_SECS",
+                "0",
+                "AUTH_ACCESS_TOKEN_TTL_SECS",
+            ),
+            (
+                "AUTH_ACCESS_TOKEN_TTL_SECS",
+                "ten",
+                "AUTH_ACCESS_TOKEN_TTL_SECS",
+            ),
             ("AUTH_BCRYPT_COST", "3", "AUTH_BCRYPT_COST"),
-            ("AUTH_REFRESH_TOKEN_TTL_SECS", "999999999", "AUTH_REFRESH_TOKEN_TTL_SECS"),
+            (
+                "AUTH_REFRESH_TOKEN_TTL_SECS",
+                "999999999",
+                "AUTH_REFRESH_TOKEN_TTL_SECS",
+            ),
             ("AUTH_LOG_FORMAT", "xml", "AUTH_LOG_FORMAT"),
         ];
 
         for (variable, value, expected) in cases {
             let error = settings_with(&[(variable, value)]).err();
-            assert_eq!(error.map(|e| e.variable), Some(expected), "{variable}={value}");
+            assert_eq!(
+                error.map(|e| e.variable),
+                Some(expected),
+                "{variable}={value}"
+            );
         }
     }
 
@@ -276,6 +325,9 @@ mod tests {
     fn issuer_loses_trailing_slash() {
         let settings = settings_with(&[("AUTH_ISSUER", "https://auth.example.com/")]);
 
-        assert_eq!(settings.map(|s| s.issuer).ok().as_deref(), Some("https://auth.example.com"));
+        assert_eq!(
+            settings.map(|s| s.issuer).ok().as_deref(),
+            Some("https://auth.example.com")
+        );
     }
 }

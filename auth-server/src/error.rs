@@ -136,7 +136,11 @@ impl ResponseError for ApiError {
             ApiError::Validation(fields) => Some(fields),
             _ => None,
         };
-        let body = ErrorBody { error: self.code(), error_description: self.to_string(), fields };
+        let body = ErrorBody {
+            error: self.code(),
+            error_description: self.to_string(),
+            fields,
+        };
 
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CACHE_CONTROL, "no-store"));
@@ -158,8 +162,12 @@ impl From<DbError> for ApiError {
 
         match error {
             DbError::Pool(_) => ApiError::Unavailable,
-            DbError::Query(Diesel::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => ApiError::Unavailable,
-            DbError::Query(Diesel::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _)) => ApiError::Unavailable,
+            DbError::Query(Diesel::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => {
+                ApiError::Unavailable
+            }
+            DbError::Query(Diesel::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _)) => {
+                ApiError::Unavailable
+            }
             other => ApiError::Internal(format!("{other}: {other:?}")),
         }
     }

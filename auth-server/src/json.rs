@@ -27,17 +27,34 @@ pub fn require_json_content_type(request: &HttpRequest) -> Result<(), ApiError> 
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
 
-    if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
         Ok(())
     } else {
         Err(ApiError::UnsupportedMediaType)
     }
 }
 
-/// Parses a JSON body, naming the path of the first field that fails.
+/// Parses a JSON object body, naming the path of the first field that fails.
+///
+/// serde lets a struct deserialize from an array of its fields in order, so
+/// anything but an object is rejected before serde sees it.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first.is_some_and(|byte| *byte != b'{') {
+        return Err(ApiError::BadRequest(
+            "invalid JSON body: expected a JSON object".into(),
+        ));
+    }
+
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -55,7 +72,10 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// Reads the request body, up to [`MAX_JSON_BYTES`].
-pub async fn read_body(request: &HttpRequest, payload: &mut Payload) -> Result<web::Bytes, ApiError> {
+pub async fn read_body(
+    request: &HttpRequest,
+    payload: &mut Payload,
+) -> Result<web::Bytes, ApiError> {
     web::Bytes::from_request(request, payload)
         .await
         .map_err(|_| ApiError::PayloadTooLarge(MAX_JSON_BYTES))

@@ -30,7 +30,10 @@ pub const MIN_KEY_BITS: usize = 2048;
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("cannot read or write {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not an RSA private key in PKCS#8 or PKCS#1 PEM")]
     NotRsaPem { path: PathBuf },
     #[error("{path} holds a {bits}-bit RSA key; at least {MIN_KEY_BITS} bits are required")]
@@ -44,7 +47,10 @@ pub enum KeyError {
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
-    move |source| KeyError::Io { path: path.to_owned(), source }
+    move |source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// A private key parsed once for signing, with its public JWK.
@@ -56,7 +62,9 @@ pub struct SigningKey {
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -65,23 +73,34 @@ impl SigningKey {
     pub fn from_pem(pem: &str, path: &Path) -> Result<SigningKey, KeyError> {
         let private_key = RsaPrivateKey::from_pkcs8_pem(pem)
             .or_else(|_| RsaPrivateKey::from_pkcs1_pem(pem))
-            .map_err(|_| KeyError::NotRsaPem { path: path.to_owned() })?;
+            .map_err(|_| KeyError::NotRsaPem {
+                path: path.to_owned(),
+            })?;
         SigningKey::from_private_key(&private_key, path)
     }
 
     fn from_private_key(private_key: &RsaPrivateKey, path: &Path) -> Result<SigningKey, KeyError> {
         let bits = private_key.size() * 8;
         if bits < MIN_KEY_BITS {
-            return Err(KeyError::TooSmall { path: path.to_owned(), bits });
+            return Err(KeyError::TooSmall {
+                path: path.to_owned(),
+                bits,
+            });
         }
 
         let der = private_key
             .to_pkcs8_der()
-            .map_err(|_| KeyError::NotRsaPem { path: path.to_owned() })?;
-        let key_pair = RsaKeyPair::from_pkcs8(der.as_bytes())
-            .map_err(|_| KeyError::NotRsaPem { path: path.to_owned() })?;
+            .map_err(|_| KeyError::NotRsaPem {
+                path: path.to_owned(),
+            })?;
+        let key_pair = RsaKeyPair::from_pkcs8(der.as_bytes()).map_err(|_| KeyError::NotRsaPem {
+            path: path.to_owned(),
+        })?;
 
-        let jwk = Jwk::rsa_signing_key(&private_key.n().to_bytes_be(), &private_key.e().to_bytes_be());
+        let jwk = Jwk::rsa_signing_key(
+            &private_key.n().to_bytes_be(),
+            &private_key.e().to_bytes_be(),
+        );
         let kid = jwk.kid.clone().unwrap_or_default();
         Ok(SigningKey { key_pair, jwk, kid })
     }
@@ -100,7 +119,12 @@ impl SigningKey {
     pub fn sign_rs256(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         let mut signature = vec![0; self.key_pair.public_modulus_len()];
         self.key_pair
-            .sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut signature)
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                message,
+                &mut signature,
+            )
             .map_err(|_| KeyError::Sign)?;
         Ok(signature)
     }
@@ -142,7 +166,9 @@ impl KeyRing {
 
     /// The public keys to publish, the signing key first.
     pub fn jwks(&self) -> JwkSet {
-        JwkSet { keys: self.published.clone() }
+        JwkSet {
+            keys: self.published.clone(),
+        }
     }
 }
 
@@ -173,7 +199,10 @@ fn active_or_generated(keys_dir: &Path, stored: &[SigningKey]) -> Result<Signing
         let kid = kid.trim();
         let path = keys_dir.join(format!("{kid}.pem"));
         if !stored.iter().any(|key| key.kid() == kid) {
-            return Err(KeyError::MissingActive { kid: kid.to_owned(), path });
+            return Err(KeyError::MissingActive {
+                kid: kid.to_owned(),
+                path,
+            });
         }
         return read_key_file(&path);
     }

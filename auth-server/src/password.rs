@@ -91,12 +91,17 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &SecretString) -> Result<String, HashError> {
         let normalized = normalize(password);
         let cost = self.cost;
-        self.run(move || bcrypt::hash(normalized.expose_secret(), cost)).await
+        self.run(move || bcrypt::hash(normalized.expose_secret(), cost))
+            .await
     }
 
     /// Checks `password` against `hash`; with no hash (unknown email) it checks
     /// against a dummy hash and returns false, taking the same time.
-    pub async fn verify(&self, password: &SecretString, hash: Option<&str>) -> Result<bool, HashError> {
+    pub async fn verify(
+        &self,
+        password: &SecretString,
+        hash: Option<&str>,
+    ) -> Result<bool, HashError> {
         let normalized = normalize(password);
         // bcrypt would compare only the first 72 bytes; a longer password can
         // never have been set, so it must not match a prefix. It still spends
@@ -104,7 +109,9 @@ impl PasswordHasher {
         let fits_bcrypt = normalized.expose_secret().len() <= MAX_PASSWORD_BYTES;
         let known = hash.is_some() && fits_bcrypt;
         let hash = if fits_bcrypt { hash } else { None };
-        let hash: Arc<str> = hash.map(Arc::from).unwrap_or_else(|| self.dummy_hash.clone());
+        let hash: Arc<str> = hash
+            .map(Arc::from)
+            .unwrap_or_else(|| self.dummy_hash.clone());
 
         let matches = self
             .run(move || bcrypt::verify(normalized.expose_secret(), &hash))
@@ -117,7 +124,11 @@ impl PasswordHasher {
         T: Send + 'static,
         F: FnOnce() -> Result<T, bcrypt::BcryptError> + Send + 'static,
     {
-        let _permit = self.permits.acquire().await.map_err(|_| HashError::Cancelled)?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| HashError::Cancelled)?;
         let span = tracing::Span::current();
         let result = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
@@ -148,7 +159,11 @@ mod tests {
         ];
 
         for (password, expected) in cases {
-            assert_eq!(check_policy(&secret(password)), Err(expected), "{password:?}");
+            assert_eq!(
+                check_policy(&secret(password)),
+                Err(expected),
+                "{password:?}"
+            );
         }
         assert_eq!(check_policy(&secret("correct horse battery")), Ok(()));
         assert_eq!(check_policy(&secret(&"x".repeat(72))), Ok(()));
@@ -157,15 +172,25 @@ mod tests {
     #[tokio::test]
     async fn verify_matches_across_unicode_forms() {
         let hasher = PasswordHasher::new(4, 2).map_err(|e| e.to_string());
-        let Ok(hasher) = hasher else { panic!("hasher: {hasher:?}") };
+        let Ok(hasher) = hasher else {
+            panic!("hasher: {hasher:?}")
+        };
         let composed = secret("caf\u{e9}-password");
         let decomposed = secret("cafe\u{301}-password");
 
         let hash = hasher.hash(&composed).await.map_err(|e| e.to_string());
-        let Ok(hash) = hash else { panic!("hash: {hash:?}") };
+        let Ok(hash) = hash else {
+            panic!("hash: {hash:?}")
+        };
 
-        assert!(matches!(hasher.verify(&decomposed, Some(&hash)).await, Ok(true)));
-        assert!(matches!(hasher.verify(&secret("wrong-password"), Some(&hash)).await, Ok(false)));
+        assert!(matches!(
+            hasher.verify(&decomposed, Some(&hash)).await,
+            Ok(true)
+        ));
+        assert!(matches!(
+            hasher.verify(&secret("wrong-password"), Some(&hash)).await,
+            Ok(false)
+        ));
         assert!(matches!(hasher.verify(&composed, None).await, Ok(false)));
     }
 }

@@ -21,7 +21,10 @@ use crate::state::{AppState, Clock};
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot create the data directory {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Database(#[from] crate::db::DbError),
     #[error(transparent)]
@@ -29,7 +32,10 @@ pub enum StartError {
     #[error("cannot prepare password hashing: {0}")]
     Hasher(#[from] crate::password::HashError),
     #[error("cannot listen on {address}: {source}")]
-    Bind { address: String, source: std::io::Error },
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
 }
 
 /// A built auth server: bound, migrated, with keys loaded, not yet running.
@@ -46,19 +52,42 @@ impl Application {
     }
 
     /// Builds the server with `clock`, which tests move forward to reach expiry.
-    pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Application, StartError> {
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Clock,
+    ) -> Result<Application, StartError> {
+        let address = settings.bind.clone();
+        let listener = TcpListener::bind(&address).map_err(|source| StartError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+        Application::build_on(settings, listener, clock).await
+    }
+
+    /// Builds the server on a listener bound by the caller, so a test can
+    /// learn the port (and so the issuer URL) before the settings are made.
+    pub async fn build_on(
+        settings: Settings,
+        listener: TcpListener,
+        clock: Clock,
+    ) -> Result<Application, StartError> {
         let state = prepare_state(settings, clock).await?;
 
         let address = state.settings.bind.clone();
-        let listener =
-            TcpListener::bind(&address).map_err(|source| StartError::Bind { address: address.clone(), source })?;
-        let port = listener.local_addr().map_err(|source| StartError::Bind { address, source })?.port();
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { address, source })?
+            .port();
 
         let server = run(listener, state.clone()).map_err(|source| StartError::Bind {
             address: state.settings.bind.clone(),
             source,
         })?;
-        Ok(Application { port, server, state })
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
     }
 
     /// The port the server listens on (useful with port 0).
@@ -96,7 +125,9 @@ async fn prepare_state(settings: Settings, clock: Clock) -> Result<AppState, Sta
 
     let keys = KeyRing::load(&settings.data_dir, settings.signing_key_file.as_deref())?;
     let cost = settings.bcrypt_cost;
-    let concurrency = std::thread::available_parallelism().map(usize::from).unwrap_or(2);
+    let concurrency = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(2);
     let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(cost, concurrency))
         .await
         .map_err(|_| crate::password::HashError::Cancelled)??;
@@ -115,7 +146,13 @@ async fn prepare_state(settings: Settings, clock: Clock) -> Result<AppState, Sta
         "auth server configured"
     );
 
-    Ok(AppState { settings: Arc::new(settings), db, keys: Arc::new(keys), hasher, clock })
+    Ok(AppState {
+        settings: Arc::new(settings),
+        db,
+        keys: Arc::new(keys),
+        hasher,
+        clock,
+    })
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {

@@ -66,7 +66,10 @@ pub fn normalize_phone(raw: &str) -> Result<String, String> {
     let body = phone.strip_prefix('+').unwrap_or(phone);
     let digits = body.chars().filter(char::is_ascii_digit).count();
 
-    if phone.chars().count() > MAX_PHONE_CHARS || !body.chars().all(allowed) || !(4..=20).contains(&digits) {
+    if phone.chars().count() > MAX_PHONE_CHARS
+        || !body.chars().all(allowed)
+        || !(4..=20).contains(&digits)
+    {
         return Err("must be a phone number such as +1 555 0100 (4 to 20 digits)".into());
     }
     Ok(phone.to_owned())
@@ -89,27 +92,47 @@ mod tests {
 
     #[test]
     fn email_is_trimmed_and_lowercased() {
-        assert_eq!(normalize_email("  Alice@Example.COM "), Ok("alice@example.com".to_owned()));
+        assert_eq!(
+            normalize_email("  Alice@Example.COM "),
+            Ok("alice@example.com".to_owned())
+        );
     }
 
     #[test]
     fn malformed_emails_are_rejected() {
         let cases = [
-            "", "alice", "@example.com", "alice@", "alice@example", "alice@.example.com",
-            "alice@example.com.", "al ice@example.com", "alice@exa\u{0}mple.com", "a@b@c.com",
+            "",
+            "alice",
+            "@example.com",
+            "alice@",
+            "alice@example",
+            "alice@.example.com",
+            "alice@example.com.",
+            "al ice@example.com",
+            "alice@exa\u{0}mple.com",
+            "a@b@c.com",
             "alice@example..com",
         ];
         for email in cases {
-            assert!(normalize_email(email).is_err(), "{email:?} should be rejected");
+            assert!(
+                normalize_email(email).is_err(),
+                "{email:?} should be rejected"
+            );
         }
         assert!(normalize_email(&format!("{}@example.com", "a".repeat(250))).is_err());
     }
 
     #[test]
     fn phone_numbers_are_checked() {
-        assert_eq!(normalize_phone(" +1 (555) 010-0199 "), Ok("+1 (555) 010-0199".to_owned()));
+        assert_eq!(
+            normalize_phone(" +1 (555) 010-0199 "),
+            Ok("+1 (555) 010-0199".to_owned())
+        );
         for phone in ["12", "phone", "+1 555 0100; DROP", "+", &"1".repeat(21)] {
-            assert!(normalize_phone(phone).is_err(), "{phone:?} should be rejected");
+            assert!(
+                normalize_phone(phone).is_err(),
+                "{phone:?} should be rejected"
+            );
         }
     }
 

@@ -133,7 +133,10 @@ impl Database {
     /// PostgreSQL, anything else is a SQLite file path (created if missing).
     pub fn connect(url: &str, max_connections: u32) -> Database {
         let backend = BackendKind::from_url(url);
-        let manager = ConnectionManager { url: url.to_owned(), backend };
+        let manager = ConnectionManager {
+            url: url.to_owned(),
+            backend,
+        };
 
         // build_unchecked: the server starts and reports not-ready while the
         // database is down, instead of failing to start.
@@ -150,8 +153,12 @@ impl Database {
     pub fn migrate(&self) -> Result<(), DbError> {
         let mut conn = self.pool.get()?;
         let applied = match &mut *conn {
-            DbConnection::Postgres(pg) => pg.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
-            DbConnection::Sqlite(sqlite) => sqlite.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+            DbConnection::Postgres(pg) => pg
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len()),
+            DbConnection::Sqlite(sqlite) => sqlite
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.len()),
         }
         .map_err(|error| DbError::Migration(error.to_string()))?;
 
@@ -227,7 +234,9 @@ where
     type Manager = <DbConnection as Connection>::TransactionManager;
 
     match conn {
-        DbConnection::Sqlite(sqlite) => AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?,
+        DbConnection::Sqlite(sqlite) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?
+        }
         DbConnection::Postgres(_) => Manager::begin_transaction(conn)?,
     }
 

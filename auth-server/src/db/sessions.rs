@@ -66,12 +66,17 @@ pub struct NewRefreshToken<'a> {
 
 /// Inserts a session.
 pub fn insert_session(conn: &mut DbConnection, session: &NewSession<'_>) -> QueryResult<()> {
-    diesel::insert_into(sessions::table).values(session).execute(conn)?;
+    diesel::insert_into(sessions::table)
+        .values(session)
+        .execute(conn)?;
     Ok(())
 }
 
 /// Inserts a refresh token and returns its row id.
-pub fn insert_refresh_token(conn: &mut DbConnection, token: &NewRefreshToken<'_>) -> QueryResult<i64> {
+pub fn insert_refresh_token(
+    conn: &mut DbConnection,
+    token: &NewRefreshToken<'_>,
+) -> QueryResult<i64> {
     diesel::insert_into(refresh_tokens::table)
         .values(token)
         .returning(refresh_tokens::id)
@@ -81,7 +86,11 @@ pub fn insert_refresh_token(conn: &mut DbConnection, token: &NewRefreshToken<'_>
 /// Marks an unused, unrevoked, unexpired token as used, in one conditional
 /// write. Returns the number of rows changed: 1 when this caller won the
 /// token, 0 when it was already used, revoked, expired or never existed.
-pub fn claim_unused_token(conn: &mut DbConnection, token_hash: &str, now: NaiveDateTime) -> QueryResult<usize> {
+pub fn claim_unused_token(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::token_hash.eq(token_hash))
@@ -107,14 +116,22 @@ pub fn find_token_with_session(
 }
 
 /// Records which token a used token was rotated into.
-pub fn set_replaced_by(conn: &mut DbConnection, token_id: i64, successor_id: i64) -> QueryResult<usize> {
+pub fn set_replaced_by(
+    conn: &mut DbConnection,
+    token_id: i64,
+    successor_id: i64,
+) -> QueryResult<usize> {
     diesel::update(refresh_tokens::table.find(token_id))
         .set(refresh_tokens::replaced_by.eq(Some(successor_id)))
         .execute(conn)
 }
 
 /// Records the last use of a session.
-pub fn touch_session(conn: &mut DbConnection, session_id: &str, now: NaiveDateTime) -> QueryResult<usize> {
+pub fn touch_session(
+    conn: &mut DbConnection,
+    session_id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
     diesel::update(sessions::table.find(session_id))
         .set(sessions::last_used_at.eq(now))
         .execute(conn)
@@ -133,7 +150,10 @@ pub fn revoke_session(
             .filter(sessions::id.eq(session_id))
             .filter(sessions::revoked_at.is_null()),
     )
-    .set((sessions::revoked_at.eq(Some(now)), sessions::revoked_reason.eq(Some(reason))))
+    .set((
+        sessions::revoked_at.eq(Some(now)),
+        sessions::revoked_reason.eq(Some(reason)),
+    ))
     .execute(conn)?;
 
     diesel::update(
@@ -141,7 +161,10 @@ pub fn revoke_session(
             .filter(refresh_tokens::session_id.eq(session_id))
             .filter(refresh_tokens::revoked_at.is_null()),
     )
-    .set((refresh_tokens::revoked_at.eq(Some(now)), refresh_tokens::revoked_reason.eq(Some(reason))))
+    .set((
+        refresh_tokens::revoked_at.eq(Some(now)),
+        refresh_tokens::revoked_reason.eq(Some(reason)),
+    ))
     .execute(conn)?;
 
     Ok(revoked > 0)
@@ -173,7 +196,11 @@ pub fn revoke_user_sessions(
 
 /// Lists a user's sessions that are neither revoked nor past their absolute
 /// lifetime, most recently used first.
-pub fn live_sessions_of(conn: &mut DbConnection, user_id: i64, now: NaiveDateTime) -> QueryResult<Vec<Session>> {
+pub fn live_sessions_of(
+    conn: &mut DbConnection,
+    user_id: i64,
+    now: NaiveDateTime,
+) -> QueryResult<Vec<Session>> {
     sessions::table
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::revoked_at.is_null())
@@ -184,7 +211,11 @@ pub fn live_sessions_of(conn: &mut DbConnection, user_id: i64, now: NaiveDateTim
 }
 
 /// Finds one session of a user; another user's session id finds nothing.
-pub fn find_session_of(conn: &mut DbConnection, user_id: i64, session_id: &str) -> QueryResult<Option<Session>> {
+pub fn find_session_of(
+    conn: &mut DbConnection,
+    user_id: i64,
+    session_id: &str,
+) -> QueryResult<Option<Session>> {
     sessions::table
         .filter(sessions::id.eq(session_id))
         .filter(sessions::user_id.eq(user_id))
@@ -209,7 +240,11 @@ pub fn purge(conn: &mut DbConnection, cutoff: NaiveDateTime) -> QueryResult<(usi
     let sessions_with_tokens = refresh_tokens::table.select(refresh_tokens::session_id);
     let sessions = diesel::delete(
         sessions::table
-            .filter(sessions::expires_at.lt(cutoff).or(sessions::revoked_at.lt(cutoff)))
+            .filter(
+                sessions::expires_at
+                    .lt(cutoff)
+                    .or(sessions::revoked_at.lt(cutoff)),
+            )
             .filter(sessions::id.ne_all(sessions_with_tokens)),
     )
     .execute(conn)?;

@@ -90,7 +90,11 @@ pub fn find_by_id(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>>
 }
 
 /// Applies profile changes and returns the updated row.
-pub fn update_profile(conn: &mut DbConnection, id: i64, changes: &ProfileChanges) -> QueryResult<User> {
+pub fn update_profile(
+    conn: &mut DbConnection,
+    id: i64,
+    changes: &ProfileChanges,
+) -> QueryResult<User> {
     if changes.is_empty() {
         return users::table.find(id).select(User::as_select()).first(conn);
     }
@@ -102,7 +106,11 @@ pub fn update_profile(conn: &mut DbConnection, id: i64, changes: &ProfileChanges
 }
 
 /// Replaces the password hash of a user.
-pub fn set_password_hash(conn: &mut DbConnection, id: i64, password_hash: &str) -> QueryResult<usize> {
+pub fn set_password_hash(
+    conn: &mut DbConnection,
+    id: i64,
+    password_hash: &str,
+) -> QueryResult<usize> {
     diesel::update(users::table.find(id))
         .set(users::password_hash.eq(password_hash))
         .execute(conn)
@@ -125,7 +133,11 @@ pub fn permissions_of(conn: &mut DbConnection, user_id: i64) -> QueryResult<Vec<
 }
 
 /// Grants a permission; granting one the user already has changes nothing.
-pub fn grant_permission(conn: &mut DbConnection, user_id: i64, permission: &str) -> QueryResult<()> {
+pub fn grant_permission(
+    conn: &mut DbConnection,
+    user_id: i64,
+    permission: &str,
+) -> QueryResult<()> {
     let already_granted = user_permissions::table
         .filter(user_permissions::user_id.eq(user_id))
         .filter(user_permissions::permission.eq(permission))
@@ -135,14 +147,21 @@ pub fn grant_permission(conn: &mut DbConnection, user_id: i64, permission: &str)
 
     if !already_granted {
         diesel::insert_into(user_permissions::table)
-            .values((user_permissions::user_id.eq(user_id), user_permissions::permission.eq(permission)))
+            .values((
+                user_permissions::user_id.eq(user_id),
+                user_permissions::permission.eq(permission),
+            ))
             .execute(conn)?;
     }
     Ok(())
 }
 
 /// Revokes a permission and reports whether the user had it.
-pub fn revoke_permission(conn: &mut DbConnection, user_id: i64, permission: &str) -> QueryResult<bool> {
+pub fn revoke_permission(
+    conn: &mut DbConnection,
+    user_id: i64,
+    permission: &str,
+) -> QueryResult<bool> {
     let deleted = diesel::delete(
         user_permissions::table
             .filter(user_permissions::user_id.eq(user_id))

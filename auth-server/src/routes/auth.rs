@@ -97,14 +97,34 @@ fn validate_registration(
 
     let email = validation::normalize_email(&request.email);
     note("email", email.as_ref().map(|_| ()).map_err(Clone::clone));
-    note("password", password::check_policy(&request.password).map_err(|error| error.to_string()));
+    note(
+        "password",
+        password::check_policy(&request.password).map_err(|error| error.to_string()),
+    );
     let first_name = validation::normalize_name(&request.first_name);
-    note("first_name", first_name.as_ref().map(|_| ()).map_err(Clone::clone));
+    note(
+        "first_name",
+        first_name.as_ref().map(|_| ()).map_err(Clone::clone),
+    );
     let last_name = validation::normalize_name(&request.last_name);
-    note("last_name", last_name.as_ref().map(|_| ()).map_err(Clone::clone));
-    let date_of_birth = request.date_of_birth.as_deref().map(|text| parse_date_of_birth(text, today)).transpose();
-    note("date_of_birth", date_of_birth.as_ref().map(|_| ()).map_err(Clone::clone));
-    let phone = request.phone.as_deref().map(validation::normalize_phone).transpose();
+    note(
+        "last_name",
+        last_name.as_ref().map(|_| ()).map_err(Clone::clone),
+    );
+    let date_of_birth = request
+        .date_of_birth
+        .as_deref()
+        .map(|text| parse_date_of_birth(text, today))
+        .transpose();
+    note(
+        "date_of_birth",
+        date_of_birth.as_ref().map(|_| ()).map_err(Clone::clone),
+    );
+    let phone = request
+        .phone
+        .as_deref()
+        .map(validation::normalize_phone)
+        .transpose();
     note("phone", phone.as_ref().map(|_| ()).map_err(Clone::clone));
 
     match (email, first_name, last_name, date_of_birth, phone) {
@@ -121,7 +141,8 @@ pub async fn register(
     JsonBody(request): JsonBody<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now_naive();
-    let (email, first_name, last_name, date_of_birth, phone) = validate_registration(&request, now.date())?;
+    let (email, first_name, last_name, date_of_birth, phone) =
+        validate_registration(&request, now.date())?;
 
     let password_hash = state.hasher.hash(&request.password).await?;
     let registration = Registration {
@@ -135,7 +156,10 @@ pub async fn register(
         is_superuser: false,
     };
 
-    let user = state.db.run(move |conn| accounts::register(conn, &registration, now)).await?;
+    let user = state
+        .db
+        .run(move |conn| accounts::register(conn, &registration, now))
+        .await?;
     tracing::info!(user_id = user.id, "user registered");
 
     Ok(HttpResponse::Created().json(UserView::new(user, Vec::new())))
@@ -148,7 +172,10 @@ fn client_info(request: &HttpRequest) -> ClientInfo {
         .and_then(|value| value.to_str().ok())
         .map(|text| text.chars().take(256).collect());
     let ip_address = request.peer_addr().map(|address| address.ip().to_string());
-    ClientInfo { user_agent, ip_address }
+    ClientInfo {
+        user_agent,
+        ip_address,
+    }
 }
 
 fn token_response(
@@ -181,7 +208,12 @@ fn token_response(
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .insert_header((actix_web::http::header::PRAGMA, "no-cache"));
     if delivery == TokenDelivery::Cookie {
-        cookies::set_refresh_cookie(&mut response, &state.settings, issued.refresh_token.expose(), refresh_expires_in);
+        cookies::set_refresh_cookie(
+            &mut response,
+            &state.settings,
+            issued.refresh_token.expose(),
+            refresh_expires_in,
+        );
     }
     Ok(response.json(body))
 }
@@ -195,10 +227,14 @@ pub async fn login(
     http_request: HttpRequest,
     JsonBody(request): JsonBody<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let email = validation::normalize_email(&request.email).map_err(|message| ApiError::field("email", message))?;
+    let email = validation::normalize_email(&request.email)
+        .map_err(|message| ApiError::field("email", message))?;
 
     let lookup_email = email.clone();
-    let user = state.db.run(move |conn| Ok::<_, ApiError>(users::find_by_email(conn, &lookup_email)?)).await?;
+    let user = state
+        .db
+        .run(move |conn| Ok::<_, ApiError>(users::find_by_email(conn, &lookup_email)?))
+        .await?;
 
     let hash = user.as_ref().map(|user| user.password_hash.as_str());
     let password_matches = state.hasher.verify(&request.password, hash).await?;
@@ -230,12 +266,20 @@ struct PresentedToken {
 
 /// Takes the refresh token from a JSON body when there is one, else from the
 /// cookie; a cookie request must come from an allowed Origin.
-fn presented_token(state: &AppState, request: &HttpRequest, body: &[u8]) -> Result<PresentedToken, ApiError> {
+fn presented_token(
+    state: &AppState,
+    request: &HttpRequest,
+    body: &[u8],
+) -> Result<PresentedToken, ApiError> {
     if !body.iter().all(u8::is_ascii_whitespace) {
         json::require_json_content_type(request)?;
         let parsed: RefreshRequest = json::parse(body)?;
-        let token = RefreshToken::presented(secrecy::ExposeSecret::expose_secret(&parsed.refresh_token));
-        return Ok(PresentedToken { token, delivery: TokenDelivery::Body });
+        let token =
+            RefreshToken::presented(secrecy::ExposeSecret::expose_secret(&parsed.refresh_token));
+        return Ok(PresentedToken {
+            token,
+            delivery: TokenDelivery::Body,
+        });
     }
 
     let Some(cookie) = cookies::refresh_cookie(request) else {
@@ -245,7 +289,10 @@ fn presented_token(state: &AppState, request: &HttpRequest, body: &[u8]) -> Resu
         ));
     };
     cookies::check_origin(request, &state.settings)?;
-    Ok(PresentedToken { token: RefreshToken::presented(&cookie), delivery: TokenDelivery::Cookie })
+    Ok(PresentedToken {
+        token: RefreshToken::presented(&cookie),
+        delivery: TokenDelivery::Cookie,
+    })
 }
 
 /// `POST /auth/refresh`: rotates a refresh token and issues a new access token.
@@ -270,14 +317,19 @@ pub async fn refresh(
             tracing::info!(event = "refresh_rejected", reason, "refresh token rejected");
             Err(ApiError::InvalidGrant(reason))
         }
-        RotateOutcome::ReuseDetected { session_id, user_id } => {
+        RotateOutcome::ReuseDetected {
+            session_id,
+            user_id,
+        } => {
             tracing::warn!(
                 event = "refresh_token_reuse",
                 user_id,
                 session_id = %session_id,
                 "a rotated refresh token was presented again; its session is revoked"
             );
-            Err(ApiError::InvalidGrant("the refresh token was already used; the session is revoked"))
+            Err(ApiError::InvalidGrant(
+                "the refresh token was already used; the session is revoked",
+            ))
         }
     }
 }
@@ -295,7 +347,14 @@ pub async fn logout(
     let now = state.clock.now_naive();
     let revoked = state
         .db
-        .run(move |conn| Ok::<_, ApiError>(sessions::revoke_by_token(conn, &presented.token, "logout", now)?))
+        .run(move |conn| {
+            Ok::<_, ApiError>(sessions::revoke_by_token(
+                conn,
+                &presented.token,
+                "logout",
+                now,
+            )?)
+        })
         .await?;
     if let Some((session_id, user_id)) = revoked {
         tracing::info!(event = "session_revoked", user_id, session_id = %session_id, reason = "logout", "session revoked");
@@ -307,16 +366,31 @@ pub async fn logout(
 }
 
 /// `POST /auth/logout-all`: revokes every session of the caller.
-pub async fn logout_all(state: web::Data<AppState>, bearer: Bearer) -> Result<HttpResponse, ApiError> {
+pub async fn logout_all(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+) -> Result<HttpResponse, ApiError> {
     let user_id = bearer.user_id;
     let now = state.clock.now_naive();
     let revoked = state
         .db
         .run(move |conn| {
-            Ok::<_, ApiError>(session_queries::revoke_user_sessions(conn, user_id, None, now, "logout-all")?)
+            Ok::<_, ApiError>(session_queries::revoke_user_sessions(
+                conn,
+                user_id,
+                None,
+                now,
+                "logout-all",
+            )?)
         })
         .await?;
-    tracing::info!(event = "sessions_revoked", user_id, revoked, reason = "logout-all", "sessions revoked");
+    tracing::info!(
+        event = "sessions_revoked",
+        user_id,
+        revoked,
+        reason = "logout-all",
+        "sessions revoked"
+    );
 
     let mut response = HttpResponse::NoContent();
     cookies::clear_refresh_cookie(&mut response, &state.settings);

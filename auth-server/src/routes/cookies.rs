@@ -17,7 +17,12 @@ pub const REFRESH_COOKIE: &str = "refresh_token";
 pub const COOKIE_PATHS: [&str; 2] = ["/auth/refresh", "/auth/logout"];
 
 /// Adds the refresh cookie, for each path, to a response.
-pub fn set_refresh_cookie(response: &mut HttpResponseBuilder, settings: &Settings, token: &str, max_age_secs: i64) {
+pub fn set_refresh_cookie(
+    response: &mut HttpResponseBuilder,
+    settings: &Settings,
+    token: &str,
+    max_age_secs: i64,
+) {
     for path in COOKIE_PATHS {
         response.cookie(
             Cookie::build(REFRESH_COOKIE, token.to_owned())
@@ -56,9 +61,18 @@ pub fn check_origin(request: &HttpRequest, settings: &Settings) -> Result<(), Ap
         .and_then(|value| value.to_str().ok())
         .ok_or(ApiError::ForbiddenOrigin)?;
 
-    let issuer_origin = url::Url::parse(&settings.issuer).map(|url| url.origin().ascii_serialization()).ok();
-    let allowed = settings.allowed_origins.iter().any(|allowed| allowed == origin)
+    let issuer_origin = url::Url::parse(&settings.issuer)
+        .map(|url| url.origin().ascii_serialization())
+        .ok();
+    let allowed = settings
+        .allowed_origins
+        .iter()
+        .any(|allowed| allowed == origin)
         || issuer_origin.as_deref() == Some(origin);
 
-    if allowed { Ok(()) } else { Err(ApiError::ForbiddenOrigin) }
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::ForbiddenOrigin)
+    }
 }

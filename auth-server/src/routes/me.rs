@@ -44,13 +44,22 @@ pub struct ChangePasswordRequest {
 }
 
 /// `GET /auth/me`: the caller's profile.
-pub async fn get_profile(state: web::Data<AppState>, bearer: Bearer) -> Result<HttpResponse, ApiError> {
+pub async fn get_profile(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+) -> Result<HttpResponse, ApiError> {
     let user_id = bearer.user_id;
-    let (user, permissions) = state.db.run(move |conn| accounts::active_user(conn, user_id)).await?;
+    let (user, permissions) = state
+        .db
+        .run(move |conn| accounts::active_user(conn, user_id))
+        .await?;
     Ok(no_store_json(UserView::new(user, permissions)))
 }
 
-fn validate_changes(request: UpdateProfileRequest, today: chrono::NaiveDate) -> Result<ProfileChanges, ApiError> {
+fn validate_changes(
+    request: UpdateProfileRequest,
+    today: chrono::NaiveDate,
+) -> Result<ProfileChanges, ApiError> {
     let mut errors = BTreeMap::new();
     let mut changes = ProfileChanges::default();
 
@@ -61,13 +70,22 @@ fn validate_changes(request: UpdateProfileRequest, today: chrono::NaiveDate) -> 
     };
 
     if let Some(email) = request.email {
-        check("email", validation::normalize_email(&email).map(|email| changes.email = Some(email)));
+        check(
+            "email",
+            validation::normalize_email(&email).map(|email| changes.email = Some(email)),
+        );
     }
     if let Some(name) = request.first_name {
-        check("first_name", validation::normalize_name(&name).map(|name| changes.first_name = Some(name)));
+        check(
+            "first_name",
+            validation::normalize_name(&name).map(|name| changes.first_name = Some(name)),
+        );
     }
     if let Some(name) = request.last_name {
-        check("last_name", validation::normalize_name(&name).map(|name| changes.last_name = Some(name)));
+        check(
+            "last_name",
+            validation::normalize_name(&name).map(|name| changes.last_name = Some(name)),
+        );
     }
     match request.date_of_birth {
         None => {}
@@ -80,12 +98,17 @@ fn validate_changes(request: UpdateProfileRequest, today: chrono::NaiveDate) -> 
     match request.phone {
         None => {}
         Some(None) => changes.phone = Some(None),
-        Some(Some(text)) => {
-            check("phone", validation::normalize_phone(&text).map(|phone| changes.phone = Some(Some(phone))))
-        }
+        Some(Some(text)) => check(
+            "phone",
+            validation::normalize_phone(&text).map(|phone| changes.phone = Some(Some(phone))),
+        ),
     }
 
-    if errors.is_empty() { Ok(changes) } else { Err(ApiError::Validation(errors)) }
+    if errors.is_empty() {
+        Ok(changes)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
 }
 
 /// `PATCH /auth/me`: changes names, email, date of birth or phone. The user
@@ -123,9 +146,20 @@ pub async fn change_password(
         .map_err(|error| ApiError::field("new_password", error.to_string()))?;
 
     let user_id = bearer.user_id;
-    let (user, _) = state.db.run(move |conn| accounts::active_user(conn, user_id)).await?;
-    if !state.hasher.verify(&request.current_password, Some(&user.password_hash)).await? {
-        tracing::warn!(event = "password_change_failed", user_id, "current password did not match");
+    let (user, _) = state
+        .db
+        .run(move |conn| accounts::active_user(conn, user_id))
+        .await?;
+    if !state
+        .hasher
+        .verify(&request.current_password, Some(&user.password_hash))
+        .await?
+    {
+        tracing::warn!(
+            event = "password_change_failed",
+            user_id,
+            "current password did not match"
+        );
         return Err(ApiError::field("current_password", "is incorrect"));
     }
 
@@ -137,12 +171,23 @@ pub async fn change_password(
         .run(move |conn| {
             write_transaction(conn, |conn| {
                 users::set_password_hash(conn, user_id, &new_hash)?;
-                session_queries::revoke_user_sessions(conn, user_id, keep_session.as_deref(), now, "password changed")
+                session_queries::revoke_user_sessions(
+                    conn,
+                    user_id,
+                    keep_session.as_deref(),
+                    now,
+                    "password changed",
+                )
             })
             .map_err(ApiError::from)
         })
         .await?;
-    tracing::info!(event = "password_changed", user_id, sessions_revoked = revoked, "password changed");
+    tracing::info!(
+        event = "password_changed",
+        user_id,
+        sessions_revoked = revoked,
+        "password changed"
+    );
 
     Ok(HttpResponse::NoContent().finish())
 }

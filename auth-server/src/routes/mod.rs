@@ -24,7 +24,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/auth/sessions", web::get().to(sessions::list))
         .route("/auth/sessions/{id}", web::delete().to(sessions::revoke))
         .route("/.well-known/jwks.json", web::get().to(well_known::jwks))
-        .route("/.well-known/openid-configuration", web::get().to(well_known::openid_configuration))
+        .route(
+            "/.well-known/openid-configuration",
+            web::get().to(well_known::openid_configuration),
+        )
         .route("/healthz", web::get().to(health::liveness))
         .route("/readyz", web::get().to(health::readiness));
 }

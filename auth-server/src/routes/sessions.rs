@@ -50,7 +50,10 @@ pub async fn list(state: web::Data<AppState>, bearer: Bearer) -> Result<HttpResp
         .await?;
 
     let current = bearer.claims.sid.as_deref();
-    let sessions = live.into_iter().map(|session| view(session, current)).collect();
+    let sessions = live
+        .into_iter()
+        .map(|session| view(session, current))
+        .collect();
     Ok(no_store_json(SessionList { sessions }))
 }
 

@@ -12,7 +12,10 @@ pub const METADATA_MAX_AGE_SECS: u64 = 300;
 /// `GET /.well-known/jwks.json`: every published public key.
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, format!("public, max-age={METADATA_MAX_AGE_SECS}")))
+        .insert_header((
+            header::CACHE_CONTROL,
+            format!("public, max-age={METADATA_MAX_AGE_SECS}"),
+        ))
         .json(state.keys.jwks())
 }
 
@@ -38,6 +41,9 @@ pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
     });
 
     HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, format!("public, max-age={METADATA_MAX_AGE_SECS}")))
+        .insert_header((
+            header::CACHE_CONTROL,
+            format!("public, max-age={METADATA_MAX_AGE_SECS}"),
+        ))
         .json(metadata)
 }

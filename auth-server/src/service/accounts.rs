@@ -29,7 +29,11 @@ fn email_taken_or(error: DieselError) -> ApiError {
 
 /// Creates an active user. A taken email, in any letter case, gives
 /// [`ApiError::EmailTaken`] and writes nothing.
-pub fn register(conn: &mut DbConnection, registration: &Registration, now: NaiveDateTime) -> Result<User, ApiError> {
+pub fn register(
+    conn: &mut DbConnection,
+    registration: &Registration,
+    now: NaiveDateTime,
+) -> Result<User, ApiError> {
     let new_user = NewUser {
         email: &registration.email,
         password_hash: &registration.password_hash,
@@ -48,7 +52,11 @@ pub fn register(conn: &mut DbConnection, registration: &Registration, now: Naive
 
 /// Applies profile changes. The id, and so the `sub` of tokens and every
 /// session, stays the same when the email changes.
-pub fn update_profile(conn: &mut DbConnection, user_id: i64, changes: &ProfileChanges) -> Result<User, ApiError> {
+pub fn update_profile(
+    conn: &mut DbConnection,
+    user_id: i64,
+    changes: &ProfileChanges,
+) -> Result<User, ApiError> {
     write_transaction(conn, |conn| {
         if users::find_by_id(conn, user_id)?.is_none() {
             return Err(ApiError::NotFound("user"));
@@ -62,7 +70,9 @@ pub fn update_profile(conn: &mut DbConnection, user_id: i64, changes: &ProfileCh
 pub fn active_user(conn: &mut DbConnection, user_id: i64) -> Result<(User, Vec<String>), ApiError> {
     let user = users::find_by_id(conn, user_id)?
         .filter(|user| user.is_active)
-        .ok_or(ApiError::InvalidToken("the user of this token no longer exists or is inactive"))?;
+        .ok_or(ApiError::InvalidToken(
+            "the user of this token no longer exists or is inactive",
+        ))?;
     let permissions = users::permissions_of(conn, user_id)?;
     Ok((user, permissions))
 }

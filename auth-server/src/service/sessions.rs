@@ -55,7 +55,10 @@ pub enum RotateOutcome {
     /// The token is unknown, expired or revoked; the reason is for the client.
     Rejected(&'static str),
     /// A used token came back after the grace window; its session is revoked.
-    ReuseDetected { session_id: String, user_id: i64 },
+    ReuseDetected {
+        session_id: String,
+        user_id: i64,
+    },
 }
 
 fn to_chrono(duration: Duration) -> chrono::Duration {
@@ -92,7 +95,13 @@ pub fn start(
         users::set_last_login(conn, user.id, now)?;
 
         let permissions = users::permissions_of(conn, user.id)?;
-        Ok(IssuedRefresh { session_id, refresh_token, expires_at, user, permissions })
+        Ok(IssuedRefresh {
+            session_id,
+            refresh_token,
+            expires_at,
+            user,
+            permissions,
+        })
     })
 }
 
@@ -107,7 +116,13 @@ fn insert_token(
     let token_hash = token.hash();
     sessions::insert_refresh_token(
         conn,
-        &NewRefreshToken { token_hash: &token_hash, session_id, user_id, issued_at: now, expires_at },
+        &NewRefreshToken {
+            token_hash: &token_hash,
+            session_id,
+            user_id,
+            issued_at: now,
+            expires_at,
+        },
     )
 }
 
@@ -129,10 +144,14 @@ pub fn rotate(
             return Ok(RotateOutcome::Rejected("the refresh token is unknown"));
         };
         if session.revoked_at.is_some() || token.revoked_at.is_some() {
-            return Ok(RotateOutcome::Rejected("the refresh token has been revoked"));
+            return Ok(RotateOutcome::Rejected(
+                "the refresh token has been revoked",
+            ));
         }
         if session.expires_at <= now {
-            return Ok(RotateOutcome::Rejected("the session has reached its maximum lifetime"));
+            return Ok(RotateOutcome::Rejected(
+                "the session has reached its maximum lifetime",
+            ));
         }
 
         if !claimed {
@@ -142,7 +161,10 @@ pub fn rotate(
             let used_at = token.used_at.unwrap_or(now);
             if now - used_at > to_chrono(policy.reuse_grace) {
                 sessions::revoke_session(conn, &session.id, now, "refresh token reused")?;
-                return Ok(RotateOutcome::ReuseDetected { session_id: session.id, user_id: session.user_id });
+                return Ok(RotateOutcome::ReuseDetected {
+                    session_id: session.id,
+                    user_id: session.user_id,
+                });
             }
         }
 
@@ -156,7 +178,8 @@ pub fn rotate(
 
         let refresh_token = RefreshToken::generate();
         let expires_at = (now + to_chrono(policy.idle_ttl)).min(session.expires_at);
-        let successor_id = insert_token(conn, &refresh_token, &session.id, user.id, now, expires_at)?;
+        let successor_id =
+            insert_token(conn, &refresh_token, &session.id, user.id, now, expires_at)?;
         if claimed {
             sessions::set_replaced_by(conn, token.id, successor_id)?;
         }

@@ -68,11 +68,19 @@ pub fn issue(
     };
 
     let token = sign_jws(key, &claims)?;
-    Ok(AccessToken { token, expires_in: ttl.as_secs(), scope: claims.scope })
+    Ok(AccessToken {
+        token,
+        expires_in: ttl.as_secs(),
+        scope: claims.scope,
+    })
 }
 
 fn sign_jws(key: &SigningKey, claims: &AccessClaims) -> Result<String, KeyError> {
-    let header = Header { alg: "RS256", typ: ACCESS_TOKEN_TYPE, kid: key.kid() };
+    let header = Header {
+        alg: "RS256",
+        typ: ACCESS_TOKEN_TYPE,
+        kid: key.kid(),
+    };
     let header_json = serde_json::to_vec(&header).map_err(|_| KeyError::Sign)?;
     let claims_json = serde_json::to_vec(claims).map_err(|_| KeyError::Sign)?;
 

@@ -28,7 +28,10 @@ impl RefreshToken {
     /// The hex SHA-256 of the token, the only form that is stored.
     pub fn hash(&self) -> String {
         let hash = digest::digest(&digest::SHA256, self.0.expose_secret().as_bytes());
-        hash.as_ref().iter().map(|byte| format!("{byte:02x}")).collect()
+        hash.as_ref()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
     }
 
     /// The token text, for the response body or cookie.
