@@ -1,8 +1,10 @@
 //! The command line: serving is the default; subcommands administer the
-//! database and keys.
+//! database, users and keys.
 
 use clap::{Parser, Subcommand};
+use secrecy::SecretString;
 
+use crate::commands::{self, CommandError};
 use crate::config::Settings;
 use crate::db::Database;
 use crate::startup::Application;
@@ -23,30 +25,100 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Create an active staff superuser. Prompts for the password when
+    /// --password is not given (reads one line when stdin is not a terminal).
+    CreateSuperuser {
+        /// Login email of the new user.
+        #[arg(long)]
+        email: String,
+        /// The password; prefer the prompt, which keeps it out of shell history.
+        #[arg(long, env = "AUTH_SUPERUSER_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Let a user log in and refresh again.
+    ActivateUser {
+        /// Login email of the user.
+        email: String,
+    },
+    /// Stop a user from logging in and revoke all of their sessions at once.
+    DeactivateUser {
+        /// Login email of the user.
+        email: String,
+    },
+    /// Grant a named permission; it appears in the scope of new access tokens.
+    GrantPermission {
+        /// Login email of the user.
+        email: String,
+        /// Permission name, such as reports:read.
+        permission: String,
+    },
+    /// Revoke a named permission.
+    RevokePermission {
+        /// Login email of the user.
+        email: String,
+        /// Permission name, such as reports:read.
+        permission: String,
+    },
 }
 
-/// Runs the parsed command line and returns the process exit code.
-pub async fn run(cli: Cli) -> Result<(), String> {
-    let settings = Settings::from_env().map_err(|error| error.to_string())?;
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<(), CommandError> {
+    let settings = Settings::from_env().map_err(|error| CommandError(error.to_string()))?;
     crate::telemetry::init(settings.log_format);
 
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            let application = Application::build(settings)
-                .await
-                .map_err(|error| error.to_string())?;
-            tracing::info!(port = application.port(), "auth server listening");
-            application
-                .run_until_stopped()
-                .await
-                .map_err(|error| error.to_string())
+        Command::Serve => serve(settings).await,
+        other => tokio::task::spawn_blocking(move || run_admin(other, &settings))
+            .await
+            .map_err(|error| CommandError(format!("the command was cancelled: {error}")))?,
+    }
+}
+
+async fn serve(settings: Settings) -> Result<(), CommandError> {
+    let application = Application::build(settings).await.map_err(|error| CommandError(error.to_string()))?;
+    tracing::info!(port = application.port(), "auth server listening");
+    application
+        .run_until_stopped()
+        .await
+        .map_err(|error| CommandError(format!("the server stopped with an error: {error}")))
+}
+
+fn run_admin(command: Command, settings: &Settings) -> Result<(), CommandError> {
+    match command {
+        Command::Serve => Ok(()),
+        Command::Migrate => Ok(Database::connect(&settings.database_url, 1).migrate()?),
+        Command::CreateSuperuser { email, password } => {
+            let password = match password {
+                Some(password) => SecretString::from(password),
+                None => commands::users::prompt_password()?,
+            };
+            let user = commands::users::create_superuser(settings, &email, password)?;
+            println!("created superuser {} with id {}", user.email, user.id);
+            Ok(())
         }
-        Command::Migrate => {
-            let db = Database::connect(&settings.database_url, 1);
-            tokio::task::spawn_blocking(move || db.migrate())
-                .await
-                .map_err(|error| error.to_string())?
-                .map_err(|error| error.to_string())
+        Command::ActivateUser { email } => {
+            let user = commands::users::set_active(settings, &email, true)?;
+            println!("activated {}", user.email);
+            Ok(())
+        }
+        Command::DeactivateUser { email } => {
+            let user = commands::users::set_active(settings, &email, false)?;
+            println!("deactivated {} and revoked their sessions", user.email);
+            Ok(())
+        }
+        Command::GrantPermission { email, permission } => {
+            commands::users::set_permission(settings, &email, &permission, true)?;
+            println!("granted {permission} to {email}");
+            Ok(())
+        }
+        Command::RevokePermission { email, permission } => {
+            let had = commands::users::set_permission(settings, &email, &permission, false)?;
+            if had {
+                println!("revoked {permission} from {email}");
+            } else {
+                println!("{email} did not have {permission}; nothing changed");
+            }
+            Ok(())
         }
     }
 }

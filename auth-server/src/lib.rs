@@ -8,6 +8,7 @@
 
 pub mod bearer;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod db;
 pub mod error;

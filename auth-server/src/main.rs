@@ -8,8 +8,8 @@ async fn main() -> ExitCode {
 
     match auth_server::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("auth-server: {message}");
+        Err(error) => {
+            eprintln!("auth-server: {error}");
             ExitCode::FAILURE
         }
     }

@@ -167,6 +167,12 @@ fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
             .wrap(TracingLogger::default())
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(MAX_JSON_BYTES))
+            .app_data(web::QueryConfig::default().error_handler(|error, _| {
+                ApiError::BadRequest(format!("invalid query string: {error}")).into()
+            }))
+            .app_data(web::PathConfig::default().error_handler(|error, _| {
+                ApiError::BadRequest(format!("invalid path parameter: {error}")).into()
+            }))
             .configure(routes::configure)
             .default_service(web::to(not_found))
     })

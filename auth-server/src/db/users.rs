@@ -171,3 +171,67 @@ pub fn revoke_permission(
 
     Ok(deleted > 0)
 }
+
+/// Lists users ordered by id, optionally those whose email contains
+/// `email_filter`, one page at a time. Returns the page and the total count.
+pub fn list(
+    conn: &mut DbConnection,
+    email_filter: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<(Vec<User>, i64)> {
+    let pattern = email_filter.map(|filter| format!("%{}%", escape_like(filter)));
+
+    let mut count_query = users::table.count().into_boxed();
+    let mut page_query = users::table.select(User::as_select()).into_boxed();
+    if let Some(pattern) = &pattern {
+        count_query = count_query.filter(users::email.like(pattern.clone()).escape('\\'));
+        page_query = page_query.filter(users::email.like(pattern.clone()).escape('\\'));
+    }
+
+    let total = count_query.get_result(conn)?;
+    let page = page_query.order(users::id.asc()).offset(offset).limit(limit).load(conn)?;
+    Ok((page, total))
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Account flags an administrator may change; `None` leaves a flag alone.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct FlagChanges {
+    pub is_active: Option<bool>,
+    pub is_staff: Option<bool>,
+    pub is_superuser: Option<bool>,
+}
+
+/// Applies flag changes and reports whether the user exists.
+pub fn set_flags(conn: &mut DbConnection, id: i64, changes: &FlagChanges) -> QueryResult<bool> {
+    if changes.is_active.is_none() && changes.is_staff.is_none() && changes.is_superuser.is_none() {
+        return Ok(find_by_id(conn, id)?.is_some());
+    }
+    let updated = diesel::update(users::table.find(id)).set(changes).execute(conn)?;
+    Ok(updated > 0)
+}
+
+/// Replaces the permissions of a user with `permissions`.
+pub fn replace_permissions(conn: &mut DbConnection, user_id: i64, permissions: &[String]) -> QueryResult<()> {
+    diesel::delete(user_permissions::table.filter(user_permissions::user_id.eq(user_id))).execute(conn)?;
+
+    // One statement per row: Diesel's multi-backend connection cannot render
+    // a batch insert, and a user has few permissions.
+    for permission in permissions {
+        diesel::insert_into(user_permissions::table)
+            .values((user_permissions::user_id.eq(user_id), user_permissions::permission.eq(permission)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Deletes a user; their permissions, sessions and refresh tokens go with
+/// them through `ON DELETE CASCADE`. Reports whether the user existed.
+pub fn delete(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
+    Ok(diesel::delete(users::table.find(id)).execute(conn)? > 0)
+}

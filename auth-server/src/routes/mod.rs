@@ -1,5 +1,6 @@
 //! Every route of the auth server, registered in one place.
 
+mod admin;
 mod auth;
 mod cookies;
 mod health;
@@ -23,6 +24,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/auth/me/password", web::post().to(me::change_password))
         .route("/auth/sessions", web::get().to(sessions::list))
         .route("/auth/sessions/{id}", web::delete().to(sessions::revoke))
+        .route("/admin/users", web::get().to(admin::list_users))
+        .route("/admin/users/{id}", web::patch().to(admin::update_user))
+        .route("/admin/users/{id}", web::delete().to(admin::delete_user))
         .route("/.well-known/jwks.json", web::get().to(well_known::jwks))
         .route(
             "/.well-known/openid-configuration",

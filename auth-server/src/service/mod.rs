@@ -4,4 +4,5 @@
 //! `db`; handlers run them through `Database::run`.
 
 pub mod accounts;
+pub mod admin;
 pub mod sessions;
