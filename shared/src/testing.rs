@@ -1,5 +1,6 @@
 //! Helpers for tests of code that verifies access tokens: an RSA test key,
-//! its JWK, and tokens signed with it, well-formed or deliberately broken.
+//! its JWK, tokens signed with it (well-formed or deliberately broken), and
+//! [`FakeIssuer`], a JWKS server on 127.0.0.1.
 //!
 //! Compiled only with the `testing` feature, which belongs in
 //! `[dev-dependencies]`. The helpers panic on failure because a test key that
@@ -17,6 +18,10 @@ use serde_json::{Value, json};
 use crate::claims::{ACCESS_TOKEN_TYPE, AccessClaims, Audience};
 use crate::clock::unix_seconds;
 use crate::jwk::{Jwk, JwkSet};
+
+mod fake_issuer;
+
+pub use fake_issuer::{FakeIssuer, JwksMode, eventually};
 
 /// A freshly generated 2048-bit RSA key that signs test tokens.
 pub struct TestKey {

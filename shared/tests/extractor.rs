@@ -3,8 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
@@ -14,12 +12,11 @@ use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, test, web};
 use auth_shared::jwks::{JwksClient, JwksConfig};
 use auth_shared::scope::RequiredScope;
-use auth_shared::testing::{TestKey, access_claims};
+use auth_shared::testing::{FakeIssuer, JwksMode, TestKey, access_claims};
 use auth_shared::{
     AdminUser, AuthError, AuthenticatedUser, Authenticator, RequireScope, Verifier, VerifierConfig,
 };
 use serde_json::Value;
-use support::{FakeIssuer, JwksMode};
 
 const AUDIENCE: &str = "api";
 

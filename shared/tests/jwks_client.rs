@@ -3,18 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use auth_shared::clock::ManualClock;
 use auth_shared::jwk::{Jwk, JwkSet};
 use auth_shared::jwks::{JwksClient, JwksConfig, JwksError};
-use auth_shared::testing::{TestKey, access_claims, encode_json};
+use auth_shared::testing::{FakeIssuer, JwksMode, TestKey, access_claims, encode_json, eventually};
 use auth_shared::{Authenticator, Verifier, VerifierConfig, VerifyError};
 use serde_json::json;
-use support::{FakeIssuer, JwksMode, eventually};
 
 const AUDIENCE: &str = "api";
 

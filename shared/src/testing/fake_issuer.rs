@@ -1,17 +1,14 @@
 //! A fake auth server for tests: serves a discovery document and a JWKS on
 //! 127.0.0.1, counts requests, and can be told to fail.
 
-// Each test crate uses a different subset of these helpers.
-#![allow(dead_code)]
-
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use crate::jwk::JwkSet;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use auth_shared::jwk::JwkSet;
 use serde_json::json;
 
 /// What the JWKS endpoint returns.
@@ -44,13 +41,33 @@ pub struct FakeIssuer {
 impl FakeIssuer {
     /// Starts a server on a free port of 127.0.0.1 that publishes `jwks`
     /// with `Cache-Control: public, max-age=300`.
+    ///
+    /// # Panics
+    ///
+    /// When no port can be bound.
+    #[expect(
+        clippy::expect_used,
+        reason = "test helper; failure means a broken environment"
+    )]
     pub async fn start(jwks: JwkSet) -> FakeIssuer {
-        FakeIssuer::start_on(TcpListener::bind("127.0.0.1:0").unwrap(), jwks).await
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port on 127.0.0.1");
+        FakeIssuer::start_on(listener, jwks).await
     }
 
     /// Same as [`FakeIssuer::start`], serving on `listener`.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot use the listener.
+    #[expect(
+        clippy::expect_used,
+        reason = "test helper; failure means a broken environment"
+    )]
     pub async fn start_on(listener: TcpListener, jwks: JwkSet) -> FakeIssuer {
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
+        let base_url = format!(
+            "http://{}",
+            listener.local_addr().expect("read the listener address")
+        );
         let state = Arc::new(IssuerState {
             base_url,
             jwks: Mutex::new(jwks),
@@ -75,7 +92,7 @@ impl FakeIssuer {
         .disable_signals()
         .shutdown_timeout(1)
         .listen(listener)
-        .unwrap()
+        .expect("serve on the listener")
         .run();
         let handle = server.handle();
         tokio::spawn(server);
@@ -95,22 +112,22 @@ impl FakeIssuer {
 
     /// Replaces the published keys.
     pub fn set_keys(&self, jwks: JwkSet) {
-        *self.state.jwks.lock().unwrap() = jwks;
+        *lock(&self.state.jwks) = jwks;
     }
 
     /// Sets what the JWKS endpoint returns.
     pub fn set_mode(&self, mode: JwksMode) {
-        *self.state.mode.lock().unwrap() = mode;
+        *lock(&self.state.mode) = mode;
     }
 
     /// Sets the `Cache-Control` header of the JWKS.
     pub fn set_cache_control(&self, value: &str) {
-        *self.state.cache_control.lock().unwrap() = value.to_owned();
+        *lock(&self.state.cache_control) = value.to_owned();
     }
 
     /// Makes the discovery document name `issuer` instead of the real URL.
     pub fn set_advertised_issuer(&self, issuer: &str) {
-        *self.state.advertised_issuer.lock().unwrap() = Some(issuer.to_owned());
+        *lock(&self.state.advertised_issuer) = Some(issuer.to_owned());
     }
 
     /// Returns how many times the JWKS was requested.
@@ -131,10 +148,7 @@ impl FakeIssuer {
 
 async fn discovery(state: web::Data<IssuerState>) -> HttpResponse {
     state.discovery_fetches.fetch_add(1, Ordering::SeqCst);
-    let issuer = state
-        .advertised_issuer
-        .lock()
-        .unwrap()
+    let issuer = lock(&state.advertised_issuer)
         .clone()
         .unwrap_or_else(|| state.base_url.clone());
 
@@ -146,17 +160,23 @@ async fn discovery(state: web::Data<IssuerState>) -> HttpResponse {
 
 async fn jwks_document(state: web::Data<IssuerState>) -> HttpResponse {
     state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
-    let mode = *state.mode.lock().unwrap();
+    let mode = *lock(&state.mode);
 
     match mode {
         JwksMode::Keys => HttpResponse::Ok()
-            .insert_header(("Cache-Control", state.cache_control.lock().unwrap().clone()))
-            .json(&*state.jwks.lock().unwrap()),
+            .insert_header(("Cache-Control", lock(&state.cache_control).clone()))
+            .json(&*lock(&state.jwks)),
         JwksMode::Unavailable => HttpResponse::ServiceUnavailable().finish(),
         JwksMode::Garbage => HttpResponse::Ok()
             .content_type("application/json")
             .body("<html>not json</html>"),
     }
+}
+
+/// Locks a mutex of the fake server's state. A test that panicked while
+/// holding it leaves plain values that are still usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Polls `condition` every 20 ms until it holds or `timeout` passes.

@@ -1,0 +1,54 @@
+//! The token-protected sample API: the caller's claims, a route that needs
+//! the `reports:read` permission and one that needs `admin`.
+
+use actix_web::{HttpResponse, web};
+use auth_shared::scope::RequiredScope;
+use auth_shared::{AdminUser, AuthenticatedUser, Authenticator, RequireScope};
+use serde_json::json;
+
+use crate::items::ItemStore;
+
+/// The permission `GET /api/reports` requires.
+pub struct ReportsRead;
+
+impl RequiredScope for ReportsRead {
+    const SCOPE: &'static str = "reports:read";
+}
+
+/// `GET /api/me`: the verified claims of the caller's token.
+pub async fn me(user: AuthenticatedUser) -> HttpResponse {
+    HttpResponse::Ok().json(user.claims())
+}
+
+/// `GET /api/reports`: sample report data, for tokens with `reports:read`.
+pub async fn reports(user: RequireScope<ReportsRead>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "subject": user.subject(),
+        "reports": [
+            { "id": "monthly-sales", "title": "Monthly sales" },
+            { "id": "active-users", "title": "Active users" },
+        ],
+    }))
+}
+
+/// `GET /api/admin/stats`: item counts and JWKS cache state, for `admin`.
+pub async fn admin_stats(
+    _admin: AdminUser,
+    items: web::Data<ItemStore>,
+    authenticator: web::Data<Authenticator>,
+) -> HttpResponse {
+    let counts = items.counts();
+    let jwks = authenticator.jwks().stats();
+
+    HttpResponse::Ok().json(json!({
+        "items": counts.items,
+        "item_owners": counts.owners,
+        "jwks": {
+            "ready": jwks.ready,
+            "keys": jwks.keys,
+            "fetches": jwks.fetches,
+            "failed_fetches": jwks.failed_fetches,
+            "ttl_secs": jwks.ttl.map(|ttl| ttl.as_secs()),
+        },
+    }))
+}
