@@ -138,6 +138,29 @@ impl TestAuthServer {
         &self.state.clock
     }
 
+    /// The settings the server runs with, for running admin commands on the
+    /// same database.
+    pub fn settings(&self) -> &Settings {
+        &self.state.settings
+    }
+
+    /// Creates a superuser through the admin command and logs in as them.
+    pub async fn admin_tokens(&self, email: &str) -> Tokens {
+        let settings = self.settings().clone();
+        let owned_email = email.to_owned();
+        tokio::task::spawn_blocking(move || {
+            auth_server::commands::users::create_superuser(
+                &settings,
+                &owned_email,
+                secrecy_password("correct horse battery"),
+            )
+        })
+        .await
+        .unwrap()
+        .expect("create the superuser");
+        self.login_tokens(email, "correct horse battery").await
+    }
+
     /// The server's state, for direct database checks.
     pub fn state(&self) -> &AppState {
         &self.state
@@ -253,4 +276,8 @@ pub async fn tokens_from(response: Response) -> Tokens {
             .to_owned(),
         body,
     }
+}
+
+fn secrecy_password(text: &str) -> secrecy::SecretString {
+    secrecy::SecretString::from(text.to_owned())
 }
