@@ -13,7 +13,7 @@ use url::Url;
 pub struct ConfigError {
     /// The environment variable at fault.
     pub variable: &'static str,
-    /// What is wrong with its value.
+    /// Description of the problem with its value.
     pub message: String,
 }
 
@@ -24,7 +24,7 @@ fn invalid(variable: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-/// How log lines are written.
+/// Output format of log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {
     /// Human-readable text.
@@ -50,7 +50,7 @@ pub struct Settings {
     /// picks a free port.
     pub bind: SocketAddr,
     /// `RESOURCE_ISSUER`, default `http://127.0.0.1:8080`: the only `iss`
-    /// accepted; its discovery document gives the JWKS location.
+    /// accepted. Its discovery document gives the JWKS location.
     pub issuer: String,
     /// `RESOURCE_AUDIENCE`, default `api`: the audience tokens must name.
     pub audience: String,
@@ -60,13 +60,13 @@ pub struct Settings {
     /// `RESOURCE_LEEWAY_SECS`, default 30, at most [`MAX_LEEWAY_SECS`]: clock
     /// skew allowed on `exp`, `nbf` and `iat`.
     pub leeway: Duration,
-    /// `RESOURCE_JWKS_MIN_TTL_SECS`, default 30, at least 1: shortest JWKS
-    /// cache lifetime, whatever `Cache-Control` says.
+    /// `RESOURCE_JWKS_MIN_TTL_SECS`, default 30, at least 1: minimum JWKS
+    /// cache lifetime, regardless of `Cache-Control`.
     pub jwks_min_ttl: Duration,
     /// `RESOURCE_JWKS_MAX_TTL_SECS`, default 3600, at most
-    /// [`MAX_JWKS_TTL_SECS`]: longest JWKS cache lifetime.
+    /// [`MAX_JWKS_TTL_SECS`]: maximum JWKS cache lifetime.
     pub jwks_max_ttl: Duration,
-    /// `RESOURCE_JWKS_REFETCH_COOLDOWN_SECS`, default 10, at least 1: least
+    /// `RESOURCE_JWKS_REFETCH_COOLDOWN_SECS`, default 10, at least 1: minimum
     /// time between JWKS fetches caused by tokens with an unknown `kid`.
     pub jwks_refetch_cooldown: Duration,
     /// `RESOURCE_LOG_FORMAT`, default `text`: `text` or `json`.

@@ -15,13 +15,13 @@ use serde::Serialize;
 
 use crate::items::CreateError;
 
-/// An error answered to an HTTP client.
+/// An error returned to an HTTP client.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// No route matches the path.
     #[error("no route matches this path")]
     RouteNotFound,
-    /// The route exists but not for this method; the field lists the allowed ones.
+    /// The route exists but not for this method. The field lists the allowed ones.
     #[error("this route does not accept the request method")]
     MethodNotAllowed(&'static str),
     /// The resource does not exist or is not the caller's.
@@ -41,7 +41,7 @@ pub enum ApiError {
     Validation {
         /// The field name.
         field: &'static str,
-        /// What is wrong with it.
+        /// Description of the problem.
         message: String,
     },
     /// A storage limit was reached.
@@ -124,7 +124,7 @@ pub fn path_error(_error: PathError, _request: &HttpRequest) -> actix_web::Error
     ApiError::NotFound("resource").into()
 }
 
-/// Answers requests that match no route.
+/// Returns 404 for requests that match no route.
 pub async fn route_not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::RouteNotFound)
 }

@@ -10,13 +10,13 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::Serialize;
 
-/// Most items one user may keep, so that no user can exhaust memory.
+/// Maximum number of items one user may keep, so that no user can exhaust memory.
 pub const MAX_ITEMS_PER_USER: usize = 1_000;
 
-/// Most items all users together may keep.
+/// Maximum number of items of all users together.
 pub const MAX_ITEMS_TOTAL: usize = 100_000;
 
-/// Longest item name, in characters.
+/// Maximum length of an item name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
 
 /// One item, as returned to its owner.
@@ -30,13 +30,13 @@ pub struct Item {
     pub created_at: i64,
 }
 
-/// Why an item could not be created.
+/// Reason an item could not be created.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CreateError {
     /// The owner already has [`MAX_ITEMS_PER_USER`] items.
     #[error("you already have {MAX_ITEMS_PER_USER} items; delete some first")]
     UserLimit,
-    /// The store holds [`MAX_ITEMS_TOTAL`] items.
+    /// The store contains [`MAX_ITEMS_TOTAL`] items.
     #[error("the item store is full")]
     StoreFull,
 }

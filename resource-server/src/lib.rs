@@ -1,7 +1,7 @@
 //! A reference API that trusts only the auth server's published keys.
 //!
 //! It fetches the JWKS, caches it and verifies access tokens locally with
-//! `auth-shared`; it never calls the auth server per request and has no
+//! `auth-shared`. It never calls the auth server per request and has no
 //! database. [`startup::Application`] builds and runs it, and
 //! [`routes::configure`] lists every route.
 

@@ -4,7 +4,7 @@ use clap::Parser;
 use resource_server::{Application, Settings};
 
 /// The resource server. Settings come from `RESOURCE_*` environment
-/// variables; see the README for the full list.
+/// variables, listed in the README.
 #[derive(Debug, Parser)]
 #[command(name = "resource-server", version, about)]
 struct Cli {}

@@ -31,7 +31,7 @@ impl Application {
     /// Starts the JWKS client and binds the listener. Must be called inside
     /// a Tokio or actix runtime, which runs the JWKS refresh.
     ///
-    /// Returns at once: keys load in the background, and `/readyz` answers
+    /// Returns at once: keys load in the background, and `/readyz` returns
     /// 503 until they do.
     pub async fn build(settings: Settings) -> std::io::Result<Application> {
         let jwks = start_jwks_client(&settings)?;

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::{Error, HttpMessage};
 use tracing::Span;
 use tracing_actix_web::RootSpanBuilder;
@@ -15,10 +16,15 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+/// Log filter used when `RUST_LOG` is unset. tracing-actix-web's own event
+/// for failed requests is off because the request line already has the status.
+const DEFAULT_FILTER: &str = "info,tracing_actix_web=off";
+
 /// Installs the global tracing subscriber. `RUST_LOG` overrides the default
-/// level (info). Calling it twice leaves the first subscriber in place.
+/// filter. Calling it twice leaves the first subscriber in place.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);
@@ -29,7 +35,7 @@ pub fn init(format: LogFormat) {
     };
 }
 
-/// When the request started, kept in the request extensions.
+/// Start time of a request, kept in the request extensions.
 #[derive(Clone, Copy)]
 struct RequestStart(Instant);
 
@@ -59,16 +65,18 @@ impl RootSpanBuilder for RequestSpan {
                     .extensions()
                     .get::<RequestStart>()
                     .map(|start| start.0.elapsed().as_secs_f64() * 1000.0);
-                let status = response.status().as_u16();
-                if response.status().is_server_error() {
-                    tracing::error!(status, latency_ms, "request failed");
+                let status = response.status();
+                // A 503 from /readyz and 4xx responses are expected. Only a 500
+                // means a fault in this server.
+                if status == StatusCode::INTERNAL_SERVER_ERROR {
+                    tracing::error!(status = status.as_u16(), latency_ms, "request failed");
                 } else {
-                    tracing::info!(status, latency_ms, "request completed");
+                    tracing::info!(status = status.as_u16(), latency_ms, "request completed");
                 }
             }
             Err(error) => {
                 let status = error.as_response_error().status_code().as_u16();
-                tracing::error!(status, %error, "request failed");
+                tracing::error!(status, %error, "request failed before a response was built");
             }
         }
     }

@@ -30,7 +30,7 @@ impl TestApp {
         app
     }
 
-    /// Starts the servers without waiting for keys; `configure` may change
+    /// Starts the servers without waiting for keys. `configure` may change
     /// the issuer or the settings first.
     async fn spawn_with(configure: impl FnOnce(&mut (Settings, &FakeIssuer))) -> TestApp {
         let key = TestKey::generate();

@@ -13,7 +13,7 @@ use crate::verifier::{Verifier, VerifyError};
 /// Default `realm` of `WWW-Authenticate` challenges.
 pub const DEFAULT_REALM: &str = "api";
 
-/// A callback told the outcome of every token check, for metrics.
+/// A callback that receives the outcome of every token check, for metrics.
 pub type VerificationObserver = Arc<dyn Fn(Result<&AccessClaims, &VerifyError>) + Send + Sync>;
 
 /// Verifies bearer tokens with keys from a JWKS client.
@@ -68,7 +68,7 @@ impl Authenticator {
         self
     }
 
-    /// Sets a callback told the outcome of every token check.
+    /// Sets a callback that receives the outcome of every token check.
     pub fn with_observer(mut self, observer: VerificationObserver) -> Self {
         self.observer = Some(observer);
         self

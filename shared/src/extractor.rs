@@ -23,7 +23,7 @@ use crate::verifier::VerifyError;
 /// Seconds a client is asked to wait when the keys are not loaded yet.
 const KEYS_UNAVAILABLE_RETRY_AFTER_SECS: &str = "5";
 
-/// What went wrong with a request's credentials.
+/// Kind of failure of a request's credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AuthErrorKind {

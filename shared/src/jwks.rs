@@ -32,7 +32,7 @@ use crate::keyset::KeySet;
 /// Connect Discovery).
 pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
 
-/// Where the client finds the JWKS.
+/// Location of the JWKS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JwksSource {
     /// Read `jwks_uri` from the issuer's discovery document, whose `issuer`
@@ -48,19 +48,19 @@ pub enum JwksSource {
 /// Settings of a [`JwksClient`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JwksConfig {
-    /// Where the JWKS comes from.
+    /// Location of the JWKS.
     pub source: JwksSource,
-    /// Shortest cache lifetime, whatever `Cache-Control` says. Default 30 s.
+    /// Minimum cache lifetime, regardless of `Cache-Control`. Default 30 s.
     pub min_ttl: Duration,
-    /// Longest cache lifetime, whatever `Cache-Control` says. Default 1 hour.
+    /// Maximum cache lifetime, regardless of `Cache-Control`. Default 1 hour.
     /// Removed keys stay trusted up to this long.
     pub max_ttl: Duration,
-    /// Least time between a fetch and a fetch caused by an unknown `kid`.
+    /// Minimum time between a fetch and a fetch caused by an unknown `kid`.
     /// Default 10 s. Lower values let random `kid`s cause more fetches.
     pub refetch_cooldown: Duration,
     /// First wait after a failed fetch. Default 1 s, doubled on each failure.
     pub retry_initial: Duration,
-    /// Longest wait between retries. Default 60 s.
+    /// Maximum wait between retries. Default 60 s.
     pub retry_max: Duration,
     /// Time limit of one HTTP request, connection included. Default 10 s.
     pub request_timeout: Duration,
@@ -109,7 +109,7 @@ impl JwksConfig {
     }
 }
 
-/// Why a fetch failed. The last good keys stay in use either way.
+/// Reason a fetch failed. The last good keys stay in use either way.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum JwksError {
@@ -125,7 +125,7 @@ pub enum JwksError {
         #[source]
         source: reqwest::Error,
     },
-    /// The server answered with a non-success status.
+    /// The server returned a non-success status.
     #[error("{url} returned HTTP {status}")]
     Status {
         /// The URL requested.
@@ -183,7 +183,7 @@ pub struct JwksStats {
     pub fetched_at: Option<SystemTime>,
 }
 
-/// What readers of the cache see. Replaced whole on each successful fetch.
+/// Cache contents that readers see. Replaced whole on each successful fetch.
 #[derive(Debug, Clone, Default)]
 struct Snapshot {
     keys: Arc<KeySet>,
@@ -192,7 +192,7 @@ struct Snapshot {
     fetched_at: Option<SystemTime>,
 }
 
-/// State owned by whoever holds the fetch lock.
+/// State guarded by the fetch lock.
 #[derive(Debug, Default)]
 struct FetchState {
     /// `jwks_uri` from discovery, forgotten after a failed fetch so that the
@@ -222,7 +222,7 @@ impl Drop for RefreshTask {
     }
 }
 
-/// A cached, self-refreshing JWKS. Cheap to clone; clones share one cache.
+/// A cached, self-refreshing JWKS. Clones are cheap and share one cache.
 #[derive(Debug, Clone)]
 pub struct JwksClient {
     shared: Arc<Shared>,
@@ -243,7 +243,7 @@ impl JwksClient {
     }
 
     /// Same as [`JwksClient::start`], reading time from `clock`. The clock
-    /// times fetches and the cooldown; waits between background fetches use
+    /// times fetches and the cooldown, but waits between background fetches use
     /// Tokio timers.
     pub fn start_with_clock(
         config: JwksConfig,

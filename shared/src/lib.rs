@@ -1,7 +1,7 @@
 //! Access token verification for APIs that trust an auth server's published keys.
 //!
 //! The auth server signs RS256 access tokens and publishes its public keys as a
-//! JWKS. This crate holds the wire types both sides agree on ([`claims`],
+//! JWKS. This crate contains the wire types both sides agree on ([`claims`],
 //! [`jwk`]) and the pieces a resource server needs to verify tokens locally:
 //!
 //! - [`verifier`]: the rules a token must pass, given keys and the time.
@@ -34,3 +34,8 @@ pub use jwks::{JwksClient, JwksConfig, JwksSource};
 pub use keyset::KeySet;
 pub use scope::{Admin, AdminUser, RequireScope, RequiredScope};
 pub use verifier::{Verifier, VerifierConfig, VerifyError};
+
+/// Compiles the README's examples as doctests, so the guide stays correct.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

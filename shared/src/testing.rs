@@ -82,7 +82,7 @@ impl TestKey {
         self.sign_json(&self.header(), &json!(claims))
     }
 
-    /// Signs any header and payload with RS256, whatever the header says, so
+    /// Signs any header and payload with RS256, regardless of the header, so
     /// tests can build tokens that lie about their algorithm or type.
     pub fn sign_json(&self, header: &Value, payload: &Value) -> String {
         let signing_input = format!("{}.{}", encode_json(header), encode_json(payload));

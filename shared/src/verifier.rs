@@ -5,8 +5,8 @@
 //! reading the `Authorization` header belongs in [`crate::extractor`].
 //!
 //! The algorithm is pinned: every key in a [`KeySet`] is an RSA key, and a
-//! token is checked with RS256 whatever its header says, after the header was
-//! required to say `RS256`. Header parameters that point at other keys (`jku`,
+//! token is checked with RS256 regardless of its header, after its `alg` was
+//! checked to be `RS256`. Header parameters that point at other keys (`jku`,
 //! `jwk`, `x5u`, `x5c`) are ignored, so a token can never choose its own key.
 
 use std::time::{Duration, SystemTime};
@@ -37,7 +37,7 @@ const REQUIRED_CLAIMS: [&str; 9] = [
     "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "scope", "email",
 ];
 
-/// What a [`Verifier`] accepts.
+/// Configuration of a [`Verifier`]: the accepted issuer and audience, and limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifierConfig {
     /// The only `iss` accepted, compared byte for byte.
@@ -76,7 +76,7 @@ impl VerifierConfig {
     }
 }
 
-/// Why a token was rejected.
+/// Reason a token was rejected.
 ///
 /// The `Display` text is fixed per variant and never contains input from the
 /// token, so it may be sent to clients and written into headers.
@@ -396,7 +396,7 @@ mod tests {
         verifier().verify(token, &keys(), now())
     }
 
-    /// Signs the standard claims with `changes` merged into them; a `null`
+    /// Signs the standard claims with `changes` merged into them. A `null`
     /// value removes the claim.
     fn token_with_claims(changes: Value) -> String {
         let mut claims = claims_json();
@@ -410,7 +410,7 @@ mod tests {
         key().sign_json(&key().header(), &claims)
     }
 
-    /// Signs the standard claims with `changes` merged into the header; a
+    /// Signs the standard claims with `changes` merged into the header. A
     /// `null` value removes the parameter.
     fn token_with_header(changes: Value) -> String {
         let mut header = key().header();

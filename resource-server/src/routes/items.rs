@@ -1,5 +1,5 @@
 //! `/api/items`: each user's own items, kept in memory. Another user's item
-//! answers 404, exactly like one that does not exist.
+//! returns 404, exactly like one that does not exist.
 
 use std::time::SystemTime;
 
@@ -25,7 +25,7 @@ pub async fn list(user: AuthenticatedUser, items: web::Data<ItemStore>) -> HttpR
     HttpResponse::Ok().json(json!({ "items": items.list(user.subject()) }))
 }
 
-/// `POST /api/items`: stores a new item for the caller; 201 with the item.
+/// `POST /api/items`: stores a new item for the caller and returns 201 with it.
 pub async fn create(
     user: AuthenticatedUser,
     items: web::Data<ItemStore>,
@@ -57,7 +57,7 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(item))
 }
 
-/// `DELETE /api/items/{id}`: deletes one of the caller's items; 204.
+/// `DELETE /api/items/{id}`: deletes one of the caller's items and returns 204.
 pub async fn delete(
     user: AuthenticatedUser,
     items: web::Data<ItemStore>,

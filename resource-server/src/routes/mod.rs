@@ -57,7 +57,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         );
 }
 
-/// Answers a known path requested with a method it does not serve.
+/// Returns 405 for a known path requested with a method it does not serve.
 fn method_not_allowed(allowed: &'static str) -> actix_web::Route {
     web::to(move || async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed(allowed)) })
 }

@@ -1,5 +1,5 @@
 //! A fake auth server for tests: serves a discovery document and a JWKS on
-//! 127.0.0.1, counts requests, and can be told to fail.
+//! 127.0.0.1, counts requests, and can be set to fail.
 
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +11,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use serde_json::json;
 
-/// What the JWKS endpoint returns.
+/// Response mode of the JWKS endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JwksMode {
     /// The configured keys, with the configured `Cache-Control`.
@@ -179,7 +179,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Polls `condition` every 20 ms until it holds or `timeout` passes.
+/// Polls `condition` every 20 ms until it returns true or `timeout` passes.
 pub async fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + timeout;
     while tokio::time::Instant::now() < deadline {
