@@ -25,6 +25,9 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Delete expired and revoked refresh tokens and sessions, then exit. A
+    /// running server also does this every AUTH_PURGE_INTERVAL_SECS seconds.
+    PurgeTokens,
     /// Create an active staff superuser. Prompts for the password when
     /// --password is not given (reads one line when stdin is not a terminal).
     CreateSuperuser {
@@ -59,6 +62,31 @@ pub enum Command {
         /// Permission name, such as reports:read.
         permission: String,
     },
+    /// List, rotate or retire signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// Key management subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Show every key with its state: pending, signing, verify-only or retired.
+    List,
+    /// Add a new key: published in the JWKS now, signing after the delay.
+    Rotate {
+        /// Seconds until the new key signs; default twice the JWKS max-age
+        /// (600), so every verifier has fetched it first.
+        #[arg(long)]
+        activate_in: Option<u64>,
+    },
+    /// Withdraw a key that no longer signs and delete its private key file.
+    Retire {
+        /// The kid of the key, as shown by `keys list`.
+        kid: String,
+        /// Retire even though tokens it signed may still be unexpired.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Runs the parsed command line.
@@ -87,6 +115,16 @@ fn run_admin(command: Command, settings: &Settings) -> Result<(), CommandError> 
     match command {
         Command::Serve => Ok(()),
         Command::Migrate => Ok(Database::connect(&settings.database_url, 1).migrate()?),
+        Command::PurgeTokens => {
+            let db = Database::connect(&settings.database_url, 1);
+            db.migrate()?;
+            let now = chrono::Utc::now().naive_utc();
+            let (tokens, sessions) = db.run_blocking(|conn| {
+                crate::service::sessions::purge(conn, now).map_err(CommandError::from)
+            })?;
+            println!("purged {tokens} refresh tokens and {sessions} sessions");
+            Ok(())
+        }
         Command::CreateSuperuser { email, password } => {
             let password = match password {
                 Some(password) => SecretString::from(password),
@@ -111,6 +149,7 @@ fn run_admin(command: Command, settings: &Settings) -> Result<(), CommandError> 
             println!("granted {permission} to {email}");
             Ok(())
         }
+        Command::Keys(command) => run_keys(command, settings),
         Command::RevokePermission { email, permission } => {
             let had = commands::users::set_permission(settings, &email, &permission, false)?;
             if had {
@@ -121,4 +160,24 @@ fn run_admin(command: Command, settings: &Settings) -> Result<(), CommandError> 
             Ok(())
         }
     }
+}
+
+fn run_keys(command: KeysCommand, settings: &Settings) -> Result<(), CommandError> {
+    match command {
+        KeysCommand::List => {
+            for line in commands::keys::list(settings)? {
+                println!("{line}");
+            }
+        }
+        KeysCommand::Rotate { activate_in } => {
+            let delay = activate_in.map(std::time::Duration::from_secs).unwrap_or(commands::keys::DEFAULT_ACTIVATION_DELAY);
+            let entry = commands::keys::rotate(settings, delay)?;
+            println!("added key {}: published now, signing from {}", entry.kid, entry.activates_at.to_rfc3339());
+        }
+        KeysCommand::Retire { kid, force } => {
+            let entry = commands::keys::retire(settings, &kid, force)?;
+            println!("retired key {}; it is no longer published", entry.kid);
+        }
+    }
+    Ok(())
 }

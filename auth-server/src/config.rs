@@ -63,6 +63,12 @@ pub struct Settings {
     /// `AUTH_ALLOWED_ORIGINS`, default empty: comma-separated origins that may
     /// use cookie mode and CORS, such as `https://app.example.com`.
     pub allowed_origins: Vec<String>,
+    /// `AUTH_KEY_RELOAD_SECS`, default 10: how often the key store is re-read,
+    /// so a rotation reaches every running instance.
+    pub key_reload_interval: Duration,
+    /// `AUTH_PURGE_INTERVAL_SECS`, default 3600: how often expired and
+    /// revoked refresh tokens and sessions are deleted from the database.
+    pub purge_interval: Duration,
     /// `AUTH_LOG_FORMAT`, default `text`: `text` or `json`.
     pub log_format: LogFormat,
 }
@@ -111,6 +117,8 @@ impl Settings {
             refresh_reuse_grace: parse_grace(&get)?,
             bcrypt_cost: parse_bcrypt_cost(&get)?,
             allowed_origins: parse_origins(get("AUTH_ALLOWED_ORIGINS"))?,
+            key_reload_interval: parse_seconds(&get, "AUTH_KEY_RELOAD_SECS", 10)?,
+            purge_interval: parse_seconds(&get, "AUTH_PURGE_INTERVAL_SECS", 3600)?,
             log_format: parse_log_format(get("AUTH_LOG_FORMAT"))?,
             data_dir,
         };

@@ -12,7 +12,7 @@ use crate::config::Settings;
 use crate::db::Database;
 use crate::error::ApiError;
 use crate::json::MAX_JSON_BYTES;
-use crate::keys::KeyRing;
+use crate::keys::KeyRingHandle;
 use crate::password::PasswordHasher;
 use crate::routes;
 use crate::state::{AppState, Clock};
@@ -83,6 +83,11 @@ impl Application {
             address: state.settings.bind.clone(),
             source,
         })?;
+        crate::service::sessions::spawn_purge_task(
+            state.db.clone(),
+            state.clock.clone(),
+            state.settings.purge_interval,
+        );
         Ok(Application {
             port,
             server,
@@ -123,7 +128,14 @@ async fn prepare_state(settings: Settings, clock: Clock) -> Result<AppState, Sta
         .await
         .map_err(|_| crate::db::DbError::Cancelled)??;
 
-    let keys = KeyRing::load(&settings.data_dir, settings.signing_key_file.as_deref())?;
+    let keys_dir = settings.data_dir.clone();
+    let key_file = settings.signing_key_file.clone();
+    let key_clock = clock.clone();
+    let keys = tokio::task::spawn_blocking(move || KeyRingHandle::load(&keys_dir, key_file.as_deref(), key_clock))
+        .await
+        .map_err(|_| crate::keys::KeyError::Refused("loading keys was cancelled".into()))??;
+    let keys = Arc::new(keys);
+    spawn_key_reload(&keys, settings.key_reload_interval);
     let cost = settings.bcrypt_cost;
     let concurrency = std::thread::available_parallelism()
         .map(usize::from)
@@ -138,7 +150,7 @@ async fn prepare_state(settings: Settings, clock: Clock) -> Result<AppState, Sta
         audience = %settings.audience,
         database = %settings.redacted_database_url(),
         backend = db.backend().name(),
-        signing_kid = keys.signing_key().kid(),
+        signing_kid = keys.signing_key()?.kid(),
         published_keys = keys.jwks().keys.len(),
         access_token_ttl_secs = settings.access_token_ttl.as_secs(),
         refresh_token_ttl_secs = settings.refresh_token_ttl.as_secs(),
@@ -149,10 +161,33 @@ async fn prepare_state(settings: Settings, clock: Clock) -> Result<AppState, Sta
     Ok(AppState {
         settings: Arc::new(settings),
         db,
-        keys: Arc::new(keys),
+        keys,
         hasher,
         clock,
     })
+}
+
+/// Re-reads the key store every `interval` so a rotation made by the
+/// `keys` commands reaches this server without a restart. The task ends when
+/// the server's state is dropped.
+fn spawn_key_reload(keys: &Arc<KeyRingHandle>, interval: std::time::Duration) {
+    let keys = Arc::downgrade(keys);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let Some(keys) = keys.upgrade() else {
+                return;
+            };
+            let reloaded = tokio::task::spawn_blocking(move || keys.reload()).await;
+            match reloaded {
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => tracing::error!(error = %error, "reloading the signing keys failed; keeping the current keys"),
+                Err(error) => tracing::error!(error = %error, "the key reload task failed"),
+            }
+        }
+    });
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {

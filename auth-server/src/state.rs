@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::config::Settings;
 use crate::db::Database;
-use crate::keys::KeyRing;
+use crate::keys::KeyRingHandle;
 use crate::password::PasswordHasher;
 use crate::service::sessions::RefreshPolicy;
 
@@ -40,7 +40,7 @@ impl Clock {
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: Database,
-    pub keys: Arc<KeyRing>,
+    pub keys: Arc<KeyRingHandle>,
     pub hasher: PasswordHasher,
     pub clock: Clock,
 }

@@ -3,6 +3,7 @@
 //! Each command opens its own small pool, works on either backend, and
 //! returns an error message that says what failed and how to fix it.
 
+pub mod keys;
 pub mod users;
 
 use crate::db::DbError;

@@ -185,7 +185,7 @@ fn token_response(
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
     let access_token = access::issue(
-        state.keys.signing_key(),
+        &*state.keys.signing_key()?,
         &state.settings,
         &issued.user,
         &issued.permissions,

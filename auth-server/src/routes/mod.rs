@@ -11,6 +11,8 @@ mod well_known;
 
 use actix_web::web;
 
+pub use well_known::METADATA_MAX_AGE_SECS;
+
 /// Registers every route of the auth server.
 pub fn configure(config: &mut web::ServiceConfig) {
     config

@@ -1,10 +1,4 @@
-//! RSA signing keys: loading, first-start generation, and the public JWKS.
-//!
-//! Key files live in `<data dir>/keys/` as PKCS#8 PEM named `<kid>.pem`, and
-//! the file `active` there names the kid that signs. Every other key in the
-//! folder is published for verification only, which lets a rotated key keep
-//! verifying the tokens it signed. `AUTH_SIGNING_KEY_FILE`, when set, signs
-//! instead of the `active` key.
+//! One RSA private key: parsing, generation and RS256 signing.
 //!
 //! The `rsa` crate only generates and encodes keys here: its private-key
 //! operations are open to the Marvin timing attack (RUSTSEC-2023-0071), so
@@ -15,7 +9,7 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use auth_shared::jwk::{Jwk, JwkSet};
+use auth_shared::jwk::Jwk;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use rsa::RsaPrivateKey;
@@ -38,15 +32,19 @@ pub enum KeyError {
     NotRsaPem { path: PathBuf },
     #[error("{path} holds a {bits}-bit RSA key; at least {MIN_KEY_BITS} bits are required")]
     TooSmall { path: PathBuf, bits: usize },
-    #[error("the active key file names kid {kid:?}, but {path} does not exist")]
-    MissingActive { kid: String, path: PathBuf },
+    #[error("the key manifest {path} is invalid: {message}")]
+    Manifest { path: PathBuf, message: String },
+    #[error("no key with kid {0:?} exists")]
+    UnknownKid(String),
+    #[error("{0}")]
+    Refused(String),
     #[error("generating an RSA key failed: {0}")]
     Generate(String),
     #[error("signing failed")]
     Sign,
 }
 
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
+pub(super) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
     move |source| KeyError::Io {
         path: path.to_owned(),
         source,
@@ -130,91 +128,13 @@ impl SigningKey {
     }
 }
 
-/// The key that signs plus every key published in the JWKS.
-#[derive(Debug)]
-pub struct KeyRing {
-    signing: SigningKey,
-    published: Vec<Jwk>,
-}
-
-impl KeyRing {
-    /// Loads the key ring for the given settings, generating and saving a
-    /// first key when the data dir has none and no key file is configured.
-    pub fn load(data_dir: &Path, signing_key_file: Option<&Path>) -> Result<KeyRing, KeyError> {
-        let keys_dir = data_dir.join("keys");
-        let stored = read_key_dir(&keys_dir)?;
-
-        let signing = match signing_key_file {
-            Some(path) => read_key_file(path)?,
-            None => active_or_generated(&keys_dir, &stored)?,
-        };
-
-        let mut published = vec![signing.jwk().clone()];
-        for key in &stored {
-            if key.kid() != signing.kid() {
-                published.push(key.jwk().clone());
-            }
-        }
-
-        Ok(KeyRing { signing, published })
-    }
-
-    /// The key that signs new access tokens.
-    pub fn signing_key(&self) -> &SigningKey {
-        &self.signing
-    }
-
-    /// The public keys to publish, the signing key first.
-    pub fn jwks(&self) -> JwkSet {
-        JwkSet {
-            keys: self.published.clone(),
-        }
-    }
-}
-
-fn read_key_file(path: &Path) -> Result<SigningKey, KeyError> {
+pub(super) fn read_key_file(path: &Path) -> Result<SigningKey, KeyError> {
     let pem = fs::read_to_string(path).map_err(io_error(path))?;
     SigningKey::from_pem(&pem, path)
 }
 
-fn read_key_dir(keys_dir: &Path) -> Result<Vec<SigningKey>, KeyError> {
-    if !keys_dir.exists() {
-        return Ok(Vec::new());
-    }
-
-    let mut keys = Vec::new();
-    for entry in fs::read_dir(keys_dir).map_err(io_error(keys_dir))? {
-        let path = entry.map_err(io_error(keys_dir))?.path();
-        if path.extension().is_some_and(|extension| extension == "pem") {
-            keys.push(read_key_file(&path)?);
-        }
-    }
-    Ok(keys)
-}
-
-fn active_or_generated(keys_dir: &Path, stored: &[SigningKey]) -> Result<SigningKey, KeyError> {
-    let active_file = keys_dir.join("active");
-    if active_file.exists() {
-        let kid = fs::read_to_string(&active_file).map_err(io_error(&active_file))?;
-        let kid = kid.trim();
-        let path = keys_dir.join(format!("{kid}.pem"));
-        if !stored.iter().any(|key| key.kid() == kid) {
-            return Err(KeyError::MissingActive {
-                kid: kid.to_owned(),
-                path,
-            });
-        }
-        return read_key_file(&path);
-    }
-
-    let key = generate_key_file(keys_dir)?;
-    write_private_file(&active_file, key.kid().as_bytes())?;
-    tracing::info!(kid = key.kid(), dir = %keys_dir.display(), "generated a new signing key");
-    Ok(key)
-}
-
-/// Generates a 2048-bit RSA key, saves it as `<kid>.pem` readable by the
-/// owner only, and returns it.
+/// Generates a 2048-bit RSA key, saves it in `keys_dir` as `<kid>.pem`
+/// readable by the owner only, and returns it.
 pub fn generate_key_file(keys_dir: &Path) -> Result<SigningKey, KeyError> {
     create_private_dir(keys_dir)?;
 
@@ -230,12 +150,12 @@ pub fn generate_key_file(keys_dir: &Path) -> Result<SigningKey, KeyError> {
     Ok(key)
 }
 
-fn create_private_dir(dir: &Path) -> Result<(), KeyError> {
+pub(super) fn create_private_dir(dir: &Path) -> Result<(), KeyError> {
     fs::create_dir_all(dir).map_err(io_error(dir))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_error(dir))
 }
 
-fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
+pub(super) fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create(true)
