@@ -253,6 +253,10 @@ impl JwksClient {
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout)
             .redirect(reqwest::redirect::Policy::limited(3))
+            // Fetches are minutes apart and may start on different runtimes
+            // (actix runs one per worker), so pooled connections bring no
+            // gain and could outlive the runtime that opened them.
+            .pool_max_idle_per_host(0)
             .user_agent(concat!("auth-shared/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(JwksError::Client)?;
@@ -502,7 +506,7 @@ async fn refresh_forever(shared: Arc<Shared>) {
                     have_keys = shared.snapshot.borrow().ready,
                     "JWKS fetch failed; keeping the last good keys"
                 );
-                retry_delay = (retry_delay * 2).min(shared.config.retry_max);
+                retry_delay = retry_delay.saturating_mul(2).min(shared.config.retry_max);
                 delay
             }
         };
