@@ -103,7 +103,9 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
 }
 
 async fn serve(settings: Settings) -> Result<(), CommandError> {
-    let application = Application::build(settings).await.map_err(|error| CommandError(error.to_string()))?;
+    let application = Application::build(settings)
+        .await
+        .map_err(|error| CommandError(error.to_string()))?;
     tracing::info!(port = application.port(), "auth server listening");
     application
         .run_until_stopped()
@@ -170,9 +172,15 @@ fn run_keys(command: KeysCommand, settings: &Settings) -> Result<(), CommandErro
             }
         }
         KeysCommand::Rotate { activate_in } => {
-            let delay = activate_in.map(std::time::Duration::from_secs).unwrap_or(commands::keys::DEFAULT_ACTIVATION_DELAY);
+            let delay = activate_in
+                .map(std::time::Duration::from_secs)
+                .unwrap_or(commands::keys::DEFAULT_ACTIVATION_DELAY);
             let entry = commands::keys::rotate(settings, delay)?;
-            println!("added key {}: published now, signing from {}", entry.kid, entry.activates_at.to_rfc3339());
+            println!(
+                "added key {}: published now, signing from {}",
+                entry.kid,
+                entry.activates_at.to_rfc3339()
+            );
         }
         KeysCommand::Retire { kid, force } => {
             let entry = commands::keys::retire(settings, &kid, force)?;

@@ -41,7 +41,9 @@ pub enum ApiError {
     MissingToken,
     /// A bearer token that failed verification.
     #[error("{0}")]
-    InvalidToken(&'static str),
+    /// A bearer token that failed verification; the text is fixed per
+    /// failure and never copied from the request.
+    InvalidToken(String),
     /// A valid token without the scope the route needs.
     #[error("the access token lacks the {0} scope")]
     InsufficientScope(&'static str),

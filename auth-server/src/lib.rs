@@ -14,6 +14,7 @@ pub mod db;
 pub mod error;
 pub mod json;
 pub mod keys;
+pub mod metrics;
 pub mod password;
 pub mod routes;
 pub mod service;

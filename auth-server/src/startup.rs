@@ -4,7 +4,10 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use actix_cors::Cors;
 use actix_web::dev::Server;
+use actix_web::http::header::{self, HeaderName};
+use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
@@ -131,9 +134,11 @@ async fn prepare_state(settings: Settings, clock: Clock) -> Result<AppState, Sta
     let keys_dir = settings.data_dir.clone();
     let key_file = settings.signing_key_file.clone();
     let key_clock = clock.clone();
-    let keys = tokio::task::spawn_blocking(move || KeyRingHandle::load(&keys_dir, key_file.as_deref(), key_clock))
-        .await
-        .map_err(|_| crate::keys::KeyError::Refused("loading keys was cancelled".into()))??;
+    let keys = tokio::task::spawn_blocking(move || {
+        KeyRingHandle::load(&keys_dir, key_file.as_deref(), key_clock)
+    })
+    .await
+    .map_err(|_| crate::keys::KeyError::Refused("loading keys was cancelled".into()))??;
     let keys = Arc::new(keys);
     spawn_key_reload(&keys, settings.key_reload_interval);
     let cost = settings.bcrypt_cost;
@@ -158,12 +163,18 @@ async fn prepare_state(settings: Settings, clock: Clock) -> Result<AppState, Sta
         "auth server configured"
     );
 
+    let metrics = Arc::new(crate::metrics::Metrics::new(db.clone()));
+    let verifier = Arc::new(auth_shared::Verifier::new(
+        auth_shared::VerifierConfig::new(settings.issuer.clone(), settings.audience.clone()),
+    ));
     Ok(AppState {
         settings: Arc::new(settings),
         db,
         keys,
         hasher,
         clock,
+        metrics,
+        verifier,
     })
 }
 
@@ -183,11 +194,53 @@ fn spawn_key_reload(keys: &Arc<KeyRingHandle>, interval: std::time::Duration) {
             let reloaded = tokio::task::spawn_blocking(move || keys.reload()).await;
             match reloaded {
                 Ok(Ok(_)) => {}
-                Ok(Err(error)) => tracing::error!(error = %error, "reloading the signing keys failed; keeping the current keys"),
+                Ok(Err(error)) => {
+                    tracing::error!(error = %error, "reloading the signing keys failed; keeping the current keys")
+                }
                 Err(error) => tracing::error!(error = %error, "the key reload task failed"),
             }
         }
     });
+}
+
+/// CORS for browser apps on the allowed origins, with credentials so the
+/// refresh cookie can travel. Requests from other origins are served without
+/// CORS headers, so browsers withhold the response from their pages.
+fn cors(settings: &Settings) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([HeaderName::from_static("x-request-id")])
+        .supports_credentials()
+        .block_on_origin_mismatch(false)
+        .max_age(600);
+    for origin in &settings.allowed_origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}
+
+/// Headers every response carries: no sniffing, no framing, no referrer,
+/// nothing to load, and HSTS when the issuer is HTTPS. Handlers that allow
+/// caching (the JWKS) set Cache-Control themselves.
+fn security_headers(settings: &Settings) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::X_FRAME_OPTIONS, "DENY"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ))
+        .add((header::CACHE_CONTROL, "no-store"));
+    if settings.issuer.starts_with("https://") {
+        headers.add((
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        ))
+    } else {
+        headers
+    }
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
@@ -195,10 +248,16 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
 }
 
 fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let cors_settings = state.settings.clone();
     let state = web::Data::new(state);
 
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(cors(&cors_settings))
+            .wrap(security_headers(&cors_settings))
+            .wrap(actix_web::middleware::from_fn(
+                crate::metrics::observe_request,
+            ))
             .wrap(TracingLogger::default())
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(MAX_JSON_BYTES))

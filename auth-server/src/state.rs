@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use crate::config::Settings;
 use crate::db::Database;
 use crate::keys::KeyRingHandle;
+use crate::metrics::Metrics;
 use crate::password::PasswordHasher;
 use crate::service::sessions::RefreshPolicy;
 
@@ -43,6 +44,9 @@ pub struct AppState {
     pub keys: Arc<KeyRingHandle>,
     pub hasher: PasswordHasher,
     pub clock: Clock,
+    pub metrics: Arc<Metrics>,
+    /// Verifies access tokens presented to the auth server's own routes.
+    pub verifier: Arc<auth_shared::Verifier>,
 }
 
 impl AppState {

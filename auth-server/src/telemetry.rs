@@ -4,10 +4,15 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+/// Log filter used when `RUST_LOG` is unset. tracing-actix-web's own event
+/// for failed requests is off because the request line has the status.
+const DEFAULT_FILTER: &str = "info,tracing_actix_web=off";
+
 /// Installs the global tracing subscriber. `RUST_LOG` overrides the default
-/// level (info). Calling it twice leaves the first subscriber in place.
+/// filter. Calling it twice leaves the first subscriber in place.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);

@@ -156,10 +156,13 @@ pub const MAX_PERMISSION_CHARS: usize = 64;
 /// starting with a letter or digit. `admin` is reserved: it reaches the
 /// `scope` claim through the staff and superuser flags only.
 pub fn check_permission_name(name: &str) -> Result<(), String> {
-    let valid_chars = name
+    let valid_chars = name.chars().all(|c| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, ':' | '.' | '_' | '-')
+    });
+    let starts_well = name
         .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, ':' | '.' | '_' | '-'));
-    let starts_well = name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
 
     if !valid_chars || !starts_well || name.len() > MAX_PERMISSION_CHARS {
         return Err(format!(

@@ -11,6 +11,9 @@ use auth_server::state::{AppState, Clock};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
+use auth_server::db::users::{self, FlagChanges};
+use auth_server::db::{DbConnection, DbError};
+
 use crate::database::TestDatabase;
 
 /// Access and refresh token from a login or refresh response.
@@ -259,6 +262,50 @@ impl TestAuthServer {
         let response = self.refresh(refresh_token).await;
         assert_eq!(response.status(), StatusCode::OK, "refresh");
         tokens_from(response).await
+    }
+
+    /// POSTs `/auth/logout` with the refresh token in the body.
+    pub async fn logout(&self, refresh_token: &str) -> Response {
+        self.post_json("/auth/logout", &json!({ "refresh_token": refresh_token }))
+            .await
+    }
+
+    /// POSTs a form-encoded body, as OAuth endpoints expect.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Runs `work` on a pooled connection to the server's database.
+    pub async fn with_db<T, F>(&self, work: F) -> T
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> diesel::QueryResult<T> + Send + 'static,
+    {
+        self.state
+            .db
+            .run(move |conn| work(conn).map_err(DbError::from))
+            .await
+            .expect("database work succeeds")
+    }
+
+    /// Sets `is_active` of a user directly in the database, without the
+    /// session revocation that the admin API adds, so a test sees what the
+    /// refresh endpoint checks on its own.
+    pub async fn set_user_active(&self, user_id: i64, active: bool) {
+        let changes = FlagChanges {
+            is_active: Some(active),
+            is_staff: None,
+            is_superuser: None,
+        };
+        let found = self
+            .with_db(move |conn| users::set_flags(conn, user_id, &changes))
+            .await;
+        assert!(found, "user {user_id} exists");
     }
 }
 

@@ -30,7 +30,8 @@ pub fn list(settings: &Settings) -> Result<Vec<String>, CommandError> {
     if settings.signing_key_file.is_some() {
         println!("AUTH_SIGNING_KEY_FILE is set: that key signs; the keys below are published only");
     }
-    let manifest = store::load_manifest(&keys_dir(settings)).map_err(|error| CommandError(error.to_string()))?;
+    let manifest = store::load_manifest(&keys_dir(settings))
+        .map_err(|error| CommandError(error.to_string()))?;
     let now = Utc::now();
 
     Ok(manifest
@@ -49,7 +50,10 @@ pub fn list(settings: &Settings) -> Result<Vec<String>, CommandError> {
                 state,
                 entry.created_at.to_rfc3339(),
                 entry.activates_at.to_rfc3339(),
-                entry.retired_at.map(|at| format!("  retired {}", at.to_rfc3339())).unwrap_or_default()
+                entry
+                    .retired_at
+                    .map(|at| format!("  retired {}", at.to_rfc3339()))
+                    .unwrap_or_default()
             )
         })
         .collect())

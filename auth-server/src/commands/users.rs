@@ -6,10 +6,10 @@ use std::io::{BufRead, IsTerminal};
 use chrono::Utc;
 use secrecy::SecretString;
 
+use super::CommandError;
 use crate::config::Settings;
 use crate::db::sessions as session_queries;
 use crate::db::users::{self, FlagChanges, User};
-use super::CommandError;
 use crate::db::{Database, DbConnection};
 use crate::password;
 use crate::service::accounts::{self, Registration};
@@ -17,14 +17,19 @@ use crate::validation;
 
 fn open_database(settings: &Settings) -> Result<Database, CommandError> {
     let db = Database::connect(&settings.database_url, 1);
-    db.migrate()
-        .map_err(|error| format!("cannot open the database {}: {error}", settings.redacted_database_url()))?;
+    db.migrate().map_err(|error| {
+        format!(
+            "cannot open the database {}: {error}",
+            settings.redacted_database_url()
+        )
+    })?;
     Ok(db)
 }
 
 fn find_user(conn: &mut DbConnection, email: &str) -> Result<User, CommandError> {
     let email = validation::normalize_email(email).map_err(|message| format!("email {message}"))?;
-    let found = users::find_by_email(conn, &email).map_err(|error| format!("looking up {email} failed: {error}"))?;
+    let found = users::find_by_email(conn, &email)
+        .map_err(|error| format!("looking up {email} failed: {error}"))?;
     Ok(found.ok_or_else(|| format!("no user has the email {email}"))?)
 }
 
@@ -37,12 +42,15 @@ pub fn prompt_password() -> Result<SecretString, CommandError> {
             .lock()
             .read_line(&mut line)
             .map_err(|error| format!("reading the password from standard input failed: {error}"))?;
-        return Ok(SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned()));
+        return Ok(SecretString::from(
+            line.trim_end_matches(['\r', '\n']).to_owned(),
+        ));
     }
 
-    let first = rpassword::prompt_password("Password: ").map_err(|error| format!("reading the password failed: {error}"))?;
-    let second =
-        rpassword::prompt_password("Password (again): ").map_err(|error| format!("reading the password failed: {error}"))?;
+    let first = rpassword::prompt_password("Password: ")
+        .map_err(|error| format!("reading the password failed: {error}"))?;
+    let second = rpassword::prompt_password("Password (again): ")
+        .map_err(|error| format!("reading the password failed: {error}"))?;
     if first != second {
         return Err(CommandError("the passwords do not match".into()));
     }
@@ -50,11 +58,18 @@ pub fn prompt_password() -> Result<SecretString, CommandError> {
 }
 
 /// Creates an active staff superuser.
-pub fn create_superuser(settings: &Settings, email: &str, password: SecretString) -> Result<User, CommandError> {
+pub fn create_superuser(
+    settings: &Settings,
+    email: &str,
+    password: SecretString,
+) -> Result<User, CommandError> {
     let email = validation::normalize_email(email).map_err(|message| format!("email {message}"))?;
     password::check_policy(&password).map_err(|error| format!("password {error}"))?;
-    let password_hash = bcrypt::hash(secrecy::ExposeSecret::expose_secret(&password), settings.bcrypt_cost)
-        .map_err(|error| format!("hashing the password failed: {error}"))?;
+    let password_hash = bcrypt::hash(
+        secrecy::ExposeSecret::expose_secret(&password),
+        settings.bcrypt_cost,
+    )
+    .map_err(|error| format!("hashing the password failed: {error}"))?;
 
     let registration = Registration {
         email,
@@ -70,7 +85,10 @@ pub fn create_superuser(settings: &Settings, email: &str, password: SecretString
     db.run_blocking(|conn| {
         accounts::register(conn, &registration, Utc::now().naive_utc()).map_err(|error| {
             CommandError(match error {
-                crate::error::ApiError::EmailTaken => format!("a user with the email {} already exists", registration.email),
+                crate::error::ApiError::EmailTaken => format!(
+                    "a user with the email {} already exists",
+                    registration.email
+                ),
                 other => format!("creating the user failed: {other}"),
             })
         })
@@ -82,28 +100,44 @@ pub fn set_active(settings: &Settings, email: &str, active: bool) -> Result<User
     let db = open_database(settings)?;
     db.run_blocking(|conn| {
         let user = find_user(conn, email)?;
-        let changes = FlagChanges { is_active: Some(active), ..FlagChanges::default() };
-        users::set_flags(conn, user.id, &changes).map_err(|error| format!("updating the user failed: {error}"))?;
+        let changes = FlagChanges {
+            is_active: Some(active),
+            ..FlagChanges::default()
+        };
+        users::set_flags(conn, user.id, &changes)
+            .map_err(|error| format!("updating the user failed: {error}"))?;
         if !active {
-            session_queries::revoke_user_sessions(conn, user.id, None, Utc::now().naive_utc(), "user deactivated")
-                .map_err(|error| format!("revoking sessions failed: {error}"))?;
+            session_queries::revoke_user_sessions(
+                conn,
+                user.id,
+                None,
+                Utc::now().naive_utc(),
+                "user deactivated",
+            )
+            .map_err(|error| format!("revoking sessions failed: {error}"))?;
         }
         Ok(user)
     })
 }
 
 /// Grants (`granted = true`) or revokes a permission.
-pub fn set_permission(settings: &Settings, email: &str, permission: &str, granted: bool) -> Result<bool, CommandError> {
+pub fn set_permission(
+    settings: &Settings,
+    email: &str,
+    permission: &str,
+    granted: bool,
+) -> Result<bool, CommandError> {
     validation::check_permission_name(permission)?;
     let db = open_database(settings)?;
     db.run_blocking(|conn| {
         let user = find_user(conn, email)?;
         if granted {
-            users::grant_permission(conn, user.id, permission).map_err(|error| format!("granting failed: {error}"))?;
+            users::grant_permission(conn, user.id, permission)
+                .map_err(|error| format!("granting failed: {error}"))?;
             Ok(true)
         } else {
-            Ok(users::revoke_permission(conn, user.id, permission).map_err(|error| format!("revoking failed: {error}"))?)
+            Ok(users::revoke_permission(conn, user.id, permission)
+                .map_err(|error| format!("revoking failed: {error}"))?)
         }
     })
 }
-

@@ -43,6 +43,14 @@ pub struct Database {
     backend: BackendKind,
 }
 
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The database product behind a URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {

@@ -190,12 +190,18 @@ pub fn list(
     }
 
     let total = count_query.get_result(conn)?;
-    let page = page_query.order(users::id.asc()).offset(offset).limit(limit).load(conn)?;
+    let page = page_query
+        .order(users::id.asc())
+        .offset(offset)
+        .limit(limit)
+        .load(conn)?;
     Ok((page, total))
 }
 
 fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// Account flags an administrator may change; `None` leaves a flag alone.
@@ -212,19 +218,29 @@ pub fn set_flags(conn: &mut DbConnection, id: i64, changes: &FlagChanges) -> Que
     if changes.is_active.is_none() && changes.is_staff.is_none() && changes.is_superuser.is_none() {
         return Ok(find_by_id(conn, id)?.is_some());
     }
-    let updated = diesel::update(users::table.find(id)).set(changes).execute(conn)?;
+    let updated = diesel::update(users::table.find(id))
+        .set(changes)
+        .execute(conn)?;
     Ok(updated > 0)
 }
 
 /// Replaces the permissions of a user with `permissions`.
-pub fn replace_permissions(conn: &mut DbConnection, user_id: i64, permissions: &[String]) -> QueryResult<()> {
-    diesel::delete(user_permissions::table.filter(user_permissions::user_id.eq(user_id))).execute(conn)?;
+pub fn replace_permissions(
+    conn: &mut DbConnection,
+    user_id: i64,
+    permissions: &[String],
+) -> QueryResult<()> {
+    diesel::delete(user_permissions::table.filter(user_permissions::user_id.eq(user_id)))
+        .execute(conn)?;
 
     // One statement per row: Diesel's multi-backend connection cannot render
     // a batch insert, and a user has few permissions.
     for permission in permissions {
         diesel::insert_into(user_permissions::table)
-            .values((user_permissions::user_id.eq(user_id), user_permissions::permission.eq(permission)))
+            .values((
+                user_permissions::user_id.eq(user_id),
+                user_permissions::permission.eq(permission),
+            ))
             .execute(conn)?;
     }
     Ok(())

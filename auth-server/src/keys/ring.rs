@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
+use auth_shared::KeySet;
 use auth_shared::jwk::JwkSet;
 use chrono::{DateTime, Utc};
 
@@ -18,16 +19,29 @@ pub struct KeyRing {
     keys: Vec<Arc<SigningKey>>,
     /// The key from `AUTH_SIGNING_KEY_FILE`, which always signs when set.
     pinned: Option<Arc<SigningKey>>,
+    /// The published keys parsed for verification, for the auth server's own
+    /// protected routes.
+    key_set: Arc<KeySet>,
 }
 
 impl KeyRing {
-    fn load(keys_dir: &std::path::Path, pinned: Option<Arc<SigningKey>>) -> Result<KeyRing, KeyError> {
+    fn load(
+        keys_dir: &std::path::Path,
+        pinned: Option<Arc<SigningKey>>,
+    ) -> Result<KeyRing, KeyError> {
         let manifest = store::load_manifest(keys_dir)?;
         let keys = store::load_live_keys(keys_dir, &manifest)?
             .into_iter()
             .map(|(_, key)| Arc::new(key))
             .collect();
-        Ok(KeyRing { manifest, keys, pinned })
+        let mut ring = KeyRing {
+            manifest,
+            keys,
+            pinned,
+            key_set: Arc::new(KeySet::empty()),
+        };
+        ring.key_set = Arc::new(KeySet::from_jwks(&ring.jwks()));
+        Ok(ring)
     }
 
     /// The key that signs at `now`.
@@ -43,7 +57,10 @@ impl KeyRing {
     pub fn jwks(&self) -> JwkSet {
         let mut keys: Vec<_> = self.pinned.iter().map(|key| key.jwk().clone()).collect();
         for key in &self.keys {
-            if !keys.iter().any(|published| published.kid.as_deref() == Some(key.kid())) {
+            if !keys
+                .iter()
+                .any(|published| published.kid.as_deref() == Some(key.kid()))
+            {
                 keys.push(key.jwk().clone());
             }
         }
@@ -69,13 +86,21 @@ impl KeyRingHandle {
         clock: Clock,
     ) -> Result<KeyRingHandle, KeyError> {
         let keys_dir = data_dir.join("keys");
-        let pinned = signing_key_file.map(read_key_file).transpose()?.map(Arc::new);
+        let pinned = signing_key_file
+            .map(read_key_file)
+            .transpose()?
+            .map(Arc::new);
         if pinned.is_none() {
             store::ensure_initial_key(&keys_dir, clock.now())?;
         }
 
         let ring = KeyRing::load(&keys_dir, pinned.clone())?;
-        Ok(KeyRingHandle { current: RwLock::new(Arc::new(ring)), keys_dir, pinned, clock })
+        Ok(KeyRingHandle {
+            current: RwLock::new(Arc::new(ring)),
+            keys_dir,
+            pinned,
+            clock,
+        })
     }
 
     fn ring(&self) -> Arc<KeyRing> {
@@ -87,14 +112,19 @@ impl KeyRingHandle {
 
     /// The key that signs now.
     pub fn signing_key(&self) -> Result<Arc<SigningKey>, KeyError> {
-        self.ring()
-            .signing_key_at(self.clock.now())
-            .ok_or_else(|| KeyError::Refused("no signing key is active; check the key manifest".into()))
+        self.ring().signing_key_at(self.clock.now()).ok_or_else(|| {
+            KeyError::Refused("no signing key is active; check the key manifest".into())
+        })
     }
 
     /// The public keys to publish.
     pub fn jwks(&self) -> JwkSet {
         self.ring().jwks()
+    }
+
+    /// The published keys, parsed for verification.
+    pub fn key_set(&self) -> Arc<KeySet> {
+        self.ring().key_set.clone()
     }
 
     /// Re-reads the store and swaps the ring when the manifest changed.
@@ -106,7 +136,11 @@ impl KeyRingHandle {
         }
 
         let ring = KeyRing::load(&self.keys_dir, self.pinned.clone())?;
-        let kids: Vec<String> = ring.manifest.live().map(|entry| entry.kid.clone()).collect();
+        let kids: Vec<String> = ring
+            .manifest
+            .live()
+            .map(|entry| entry.kid.clone())
+            .collect();
         match self.current.write() {
             Ok(mut current) => *current = Arc::new(ring),
             Err(poisoned) => *poisoned.into_inner() = Arc::new(ring),

@@ -15,7 +15,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::signing::{KeyError, SigningKey, create_private_dir, generate_key_file, io_error, write_private_file};
+use super::signing::{
+    KeyError, SigningKey, create_private_dir, generate_key_file, io_error, write_private_file,
+};
 
 const MANIFEST_FILE: &str = "manifest.json";
 
@@ -102,17 +104,29 @@ pub fn load_manifest(keys_dir: &Path) -> Result<Manifest, KeyError> {
     let path = manifest_path(keys_dir);
     let text = match fs::read_to_string(&path) {
         Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
-        Err(error) => return Err(KeyError::Io { path, source: error }),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Manifest::default());
+        }
+        Err(error) => {
+            return Err(KeyError::Io {
+                path,
+                source: error,
+            });
+        }
     };
-    serde_json::from_str(&text).map_err(|error| KeyError::Manifest { path, message: error.to_string() })
+    serde_json::from_str(&text).map_err(|error| KeyError::Manifest {
+        path,
+        message: error.to_string(),
+    })
 }
 
 /// Writes the manifest atomically: to a temporary file, then renamed.
 fn save_manifest(keys_dir: &Path, manifest: &Manifest) -> Result<(), KeyError> {
     let path = manifest_path(keys_dir);
-    let text = serde_json::to_vec_pretty(manifest)
-        .map_err(|error| KeyError::Manifest { path: path.clone(), message: error.to_string() })?;
+    let text = serde_json::to_vec_pretty(manifest).map_err(|error| KeyError::Manifest {
+        path: path.clone(),
+        message: error.to_string(),
+    })?;
 
     let temporary = keys_dir.join(format!(".{MANIFEST_FILE}.tmp"));
     write_private_file(&temporary, &text)?;
@@ -133,7 +147,11 @@ pub fn ensure_initial_key(keys_dir: &Path, now: DateTime<Utc>) -> Result<(), Key
 
 /// Generates a key that is published now and starts signing after
 /// `activation_delay`.
-pub fn add_key(keys_dir: &Path, now: DateTime<Utc>, activation_delay: Duration) -> Result<KeyEntry, KeyError> {
+pub fn add_key(
+    keys_dir: &Path,
+    now: DateTime<Utc>,
+    activation_delay: Duration,
+) -> Result<KeyEntry, KeyError> {
     create_private_dir(keys_dir)?;
     let mut manifest = load_manifest(keys_dir)?;
 
@@ -165,7 +183,11 @@ pub fn retire_key(
     force: bool,
 ) -> Result<KeyEntry, KeyError> {
     let mut manifest = load_manifest(keys_dir)?;
-    let Some(index) = manifest.keys.iter().position(|entry| entry.kid == kid && entry.retired_at.is_none()) else {
+    let Some(index) = manifest
+        .keys
+        .iter()
+        .position(|entry| entry.kid == kid && entry.retired_at.is_none())
+    else {
         return Err(KeyError::UnknownKid(kid.to_owned()));
     };
 
@@ -174,7 +196,8 @@ pub fn retire_key(
             "{kid} is the signing key; rotate first, and retire it once the new key signs"
         )));
     }
-    let min_age = chrono::Duration::from_std(min_age_after_signing).unwrap_or(chrono::Duration::MAX);
+    let min_age =
+        chrono::Duration::from_std(min_age_after_signing).unwrap_or(chrono::Duration::MAX);
     if let Some(ended) = manifest.signing_ended_at(kid)
         && now - ended < min_age
         && !force
@@ -191,13 +214,19 @@ pub fn retire_key(
     if let Err(error) = fs::remove_file(&path)
         && error.kind() != std::io::ErrorKind::NotFound
     {
-        return Err(KeyError::Io { path, source: error });
+        return Err(KeyError::Io {
+            path,
+            source: error,
+        });
     }
     Ok(manifest.keys[index].clone())
 }
 
 /// Loads the private key of every live entry.
-pub fn load_live_keys(keys_dir: &Path, manifest: &Manifest) -> Result<Vec<(KeyEntry, SigningKey)>, KeyError> {
+pub fn load_live_keys(
+    keys_dir: &Path,
+    manifest: &Manifest,
+) -> Result<Vec<(KeyEntry, SigningKey)>, KeyError> {
     manifest
         .live()
         .map(|entry| {

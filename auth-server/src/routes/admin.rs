@@ -62,7 +62,10 @@ struct UserPage {
 async fn authorize(state: &AppState, bearer: &Bearer) -> Result<i64, ApiError> {
     bearer.require_scope(ADMIN_SCOPE)?;
     let actor_id = bearer.user_id;
-    state.db.run(move |conn| admin::require_admin(conn, actor_id)).await?;
+    state
+        .db
+        .run(move |conn| admin::require_admin(conn, actor_id))
+        .await?;
     Ok(actor_id)
 }
 
@@ -78,11 +81,20 @@ pub async fn list_users(
         return Err(ApiError::field("page", "must be 1 or more"));
     }
     if !(1..=MAX_PER_PAGE).contains(&query.per_page) {
-        return Err(ApiError::field("per_page", format!("must be between 1 and {MAX_PER_PAGE}")));
+        return Err(ApiError::field(
+            "per_page",
+            format!("must be between 1 and {MAX_PER_PAGE}"),
+        ));
     }
 
-    let filter = query.email.map(|email| email.trim().to_lowercase()).filter(|email| !email.is_empty());
-    let (offset, limit) = ((query.page - 1).saturating_mul(query.per_page), query.per_page);
+    let filter = query
+        .email
+        .map(|email| email.trim().to_lowercase())
+        .filter(|email| !email.is_empty());
+    let (offset, limit) = (
+        (query.page - 1).saturating_mul(query.per_page),
+        query.per_page,
+    );
     let (page, total) = state
         .db
         .run(move |conn| {
@@ -96,20 +108,38 @@ pub async fn list_users(
         })
         .await?;
 
-    Ok(no_store_json(UserPage { users: page, page: query.page, per_page: query.per_page, total }))
+    Ok(no_store_json(UserPage {
+        users: page,
+        page: query.page,
+        per_page: query.per_page,
+        total,
+    }))
 }
 
-fn validate_update(actor_id: i64, target_id: i64, request: &UpdateUserRequest) -> Result<(), ApiError> {
+fn validate_update(
+    actor_id: i64,
+    target_id: i64,
+    request: &UpdateUserRequest,
+) -> Result<(), ApiError> {
     let mut errors = BTreeMap::new();
-    if actor_id == target_id && (request.is_active == Some(false) || request.is_staff == Some(false)) {
-        errors.insert("user".to_owned(), "administrators cannot deactivate or demote themselves".to_owned());
+    if actor_id == target_id
+        && (request.is_active == Some(false) || request.is_staff == Some(false))
+    {
+        errors.insert(
+            "user".to_owned(),
+            "administrators cannot deactivate or demote themselves".to_owned(),
+        );
     }
     for permission in request.permissions.iter().flatten() {
         if let Err(message) = validation::check_permission_name(permission) {
             errors.insert("permissions".to_owned(), message);
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
 }
 
 /// `PATCH /admin/users/{id}`: sets is_active, is_staff, is_superuser or the
@@ -162,10 +192,21 @@ pub async fn delete_user(
     let actor_id = authorize(&state, &bearer).await?;
     let target_id = path.into_inner();
     if actor_id == target_id {
-        return Err(ApiError::field("user", "administrators cannot delete themselves"));
+        return Err(ApiError::field(
+            "user",
+            "administrators cannot delete themselves",
+        ));
     }
 
-    state.db.run(move |conn| admin::delete_user(conn, target_id)).await?;
-    tracing::info!(event = "admin_user_deleted", actor_id, user_id = target_id, "user deleted by an administrator");
+    state
+        .db
+        .run(move |conn| admin::delete_user(conn, target_id))
+        .await?;
+    tracing::info!(
+        event = "admin_user_deleted",
+        actor_id,
+        user_id = target_id,
+        "user deleted by an administrator"
+    );
     Ok(HttpResponse::NoContent().finish())
 }

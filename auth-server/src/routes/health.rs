@@ -1,4 +1,4 @@
-//! Liveness and readiness probes.
+//! Liveness and readiness probes, and the Prometheus metrics.
 
 use actix_web::{HttpResponse, web};
 use serde_json::json;
@@ -22,6 +22,19 @@ pub async fn readiness(state: web::Data<AppState>) -> HttpResponse {
                 "error": "temporarily_unavailable",
                 "error_description": "the database is unreachable",
             }))
+        }
+    }
+}
+
+/// `GET /metrics`: every metric in the Prometheus text format.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    match state.metrics.render() {
+        Ok(text) => HttpResponse::Ok()
+            .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+            .body(text),
+        Err(error) => {
+            tracing::error!(error = %error, "rendering metrics failed");
+            HttpResponse::InternalServerError().finish()
         }
     }
 }

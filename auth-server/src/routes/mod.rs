@@ -5,6 +5,7 @@ mod auth;
 mod cookies;
 mod health;
 mod me;
+mod oauth;
 mod sessions;
 mod views;
 mod well_known;
@@ -26,6 +27,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/auth/me/password", web::post().to(me::change_password))
         .route("/auth/sessions", web::get().to(sessions::list))
         .route("/auth/sessions/{id}", web::delete().to(sessions::revoke))
+        .route("/oauth/revoke", web::post().to(oauth::revoke))
         .route("/admin/users", web::get().to(admin::list_users))
         .route("/admin/users/{id}", web::patch().to(admin::update_user))
         .route("/admin/users/{id}", web::delete().to(admin::delete_user))
@@ -35,5 +37,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::get().to(well_known::openid_configuration),
         )
         .route("/healthz", web::get().to(health::liveness))
-        .route("/readyz", web::get().to(health::readiness));
+        .route("/readyz", web::get().to(health::readiness))
+        .route("/metrics", web::get().to(health::metrics));
 }

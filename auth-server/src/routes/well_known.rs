@@ -11,6 +11,7 @@ pub const METADATA_MAX_AGE_SECS: u64 = 300;
 
 /// `GET /.well-known/jwks.json`: every published public key.
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    state.metrics.jwks_request();
     HttpResponse::Ok()
         .insert_header((
             header::CACHE_CONTROL,

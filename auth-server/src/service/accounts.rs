@@ -71,7 +71,7 @@ pub fn active_user(conn: &mut DbConnection, user_id: i64) -> Result<(User, Vec<S
     let user = users::find_by_id(conn, user_id)?
         .filter(|user| user.is_active)
         .ok_or(ApiError::InvalidToken(
-            "the user of this token no longer exists or is inactive",
+            "the user of this token no longer exists or is inactive".into(),
         ))?;
     let permissions = users::permissions_of(conn, user_id)?;
     Ok((user, permissions))

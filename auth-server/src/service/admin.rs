@@ -12,7 +12,9 @@ use crate::error::ApiError;
 pub fn require_admin(conn: &mut DbConnection, actor_id: i64) -> Result<(), ApiError> {
     match users::find_by_id(conn, actor_id)? {
         Some(actor) if actor.is_active && (actor.is_staff || actor.is_superuser) => Ok(()),
-        _ => Err(ApiError::InsufficientScope(auth_shared::claims::ADMIN_SCOPE)),
+        _ => Err(ApiError::InsufficientScope(
+            auth_shared::claims::ADMIN_SCOPE,
+        )),
     }
 }
 
@@ -45,6 +47,10 @@ pub fn update_user(
 /// Deletes a user with their sessions and tokens; unknown ids give 404.
 pub fn delete_user(conn: &mut DbConnection, target_id: i64) -> Result<(), ApiError> {
     write_transaction(conn, |conn| {
-        if users::delete(conn, target_id)? { Ok(()) } else { Err(ApiError::NotFound("user")) }
+        if users::delete(conn, target_id)? {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound("user"))
+        }
     })
 }
