@@ -56,7 +56,8 @@ pub struct Settings {
     /// lifetime of a session, which rotation cannot extend.
     pub refresh_family_ttl: Duration,
     /// `AUTH_REFRESH_REUSE_GRACE_SECS`, default 5: how long a rotated refresh
-    /// token may be presented again without revoking its session.
+    /// token may be presented again without revoking its session; 0 turns
+    /// the window off, so any second use revokes the session.
     pub refresh_reuse_grace: Duration,
     /// `AUTH_BCRYPT_COST`, default 12: bcrypt cost for new password hashes.
     pub bcrypt_cost: u32,

@@ -2,12 +2,18 @@
 //!
 //! Only SHA-256 hashes of refresh tokens reach these functions; the tokens
 //! themselves never leave the request that carries them.
+//!
+//! Lock order: every transaction that writes to a session takes its locks in
+//! the order user row, session row, token rows. Rotation takes the first two
+//! up front with [`lock_family`]; revocation writes the session row before its
+//! tokens. With one order on PostgreSQL, concurrent refresh, logout and
+//! revocation wait for each other instead of deadlocking.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::DbConnection;
-use super::schema::{refresh_tokens, sessions};
+use super::schema::{refresh_tokens, sessions, users};
 
 /// A row of `sessions`: one login and every refresh token rotated from it.
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -84,13 +90,13 @@ pub fn insert_refresh_token(
 }
 
 /// Marks an unused, unrevoked, unexpired token as used, in one conditional
-/// write. Returns the number of rows changed: 1 when this caller won the
-/// token, 0 when it was already used, revoked, expired or never existed.
+/// write. Returns the updated row when this caller won the token, and `None`
+/// when it was already used, revoked, expired or never existed.
 pub fn claim_unused_token(
     conn: &mut DbConnection,
     token_hash: &str,
     now: NaiveDateTime,
-) -> QueryResult<usize> {
+) -> QueryResult<Option<RefreshTokenRow>> {
     diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::token_hash.eq(token_hash))
@@ -99,7 +105,57 @@ pub fn claim_unused_token(
             .filter(refresh_tokens::expires_at.gt(now)),
     )
     .set(refresh_tokens::used_at.eq(Some(now)))
-    .execute(conn)
+    .returning(refresh_tokens::all_columns)
+    .get_result(conn)
+    .optional()
+}
+
+/// Finds a refresh token by its hash.
+pub fn find_token(
+    conn: &mut DbConnection,
+    token_hash: &str,
+) -> QueryResult<Option<RefreshTokenRow>> {
+    refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(token_hash))
+        .select(RefreshTokenRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Locks a user row against deletion and a session row against every other
+/// writer until the transaction ends, then returns the session as it is now.
+/// Returns `None` when the session no longer exists.
+///
+/// On PostgreSQL these are `SELECT … FOR KEY SHARE` on the user and
+/// `SELECT … FOR UPDATE` on the session. SQLite needs no row locks because
+/// [`super::write_transaction`] already holds the database write lock, so
+/// there the session is only read.
+pub fn lock_family(
+    conn: &mut DbConnection,
+    user_id: i64,
+    session_id: &str,
+) -> QueryResult<Option<Session>> {
+    match conn {
+        DbConnection::Postgres(pg) => {
+            users::table
+                .find(user_id)
+                .select(users::id)
+                .for_key_share()
+                .first::<i64>(pg)
+                .optional()?;
+            sessions::table
+                .find(session_id)
+                .select(Session::as_select())
+                .for_update()
+                .first(pg)
+                .optional()
+        }
+        DbConnection::Sqlite(_) => sessions::table
+            .find(session_id)
+            .select(Session::as_select())
+            .first(conn)
+            .optional(),
+    }
 }
 
 /// Finds a refresh token and its session by the token's hash.
@@ -137,8 +193,13 @@ pub fn touch_session(
         .execute(conn)
 }
 
-/// Revokes one session and every token in it. Returns whether the session
-/// was live before the call.
+/// Revokes one session and every unexpired token in it. Returns whether the
+/// session was live before the call.
+///
+/// The session row is written first, as the lock order requires. A revoked
+/// session rejects all of its tokens, so tokens that expired before the
+/// revocation are left for [`purge_tokens`], which keeps the two statements
+/// from ever waiting on each other's rows.
 pub fn revoke_session(
     conn: &mut DbConnection,
     session_id: &str,
@@ -159,7 +220,8 @@ pub fn revoke_session(
     diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::session_id.eq(session_id))
-            .filter(refresh_tokens::revoked_at.is_null()),
+            .filter(refresh_tokens::revoked_at.is_null())
+            .filter(refresh_tokens::expires_at.gt(now)),
     )
     .set((
         refresh_tokens::revoked_at.eq(Some(now)),
@@ -183,6 +245,7 @@ pub fn revoke_user_sessions(
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::revoked_at.is_null())
         .select(sessions::id)
+        .order(sessions::id.asc())
         .load(conn)?;
 
     let mut revoked = 0;
@@ -194,17 +257,26 @@ pub fn revoke_user_sessions(
     Ok(revoked)
 }
 
-/// Lists a user's sessions that are neither revoked nor past their absolute
-/// lifetime, most recently used first.
+/// Lists a user's live sessions, most recently used first: not revoked, not
+/// past their absolute lifetime, and holding at least one unexpired,
+/// unrevoked refresh token (a session whose newest token passed its idle
+/// lifetime can never refresh again).
 pub fn live_sessions_of(
     conn: &mut DbConnection,
     user_id: i64,
     now: NaiveDateTime,
 ) -> QueryResult<Vec<Session>> {
+    let with_live_token = refresh_tokens::table
+        .filter(refresh_tokens::user_id.eq(user_id))
+        .filter(refresh_tokens::expires_at.gt(now))
+        .filter(refresh_tokens::revoked_at.is_null())
+        .select(refresh_tokens::session_id);
+
     sessions::table
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::expires_at.gt(now))
+        .filter(sessions::id.eq_any(with_live_token))
         .order(sessions::last_used_at.desc())
         .select(Session::as_select())
         .load(conn)
@@ -227,18 +299,32 @@ pub fn find_session_of(
 /// Deletes refresh tokens that expired or were revoked before `cutoff`, then
 /// sessions with no tokens left that are revoked or expired. Returns the
 /// number of token rows and session rows deleted.
+///
+/// Run it outside a transaction: each statement then commits on its own and
+/// holds its row locks only while it runs.
 pub fn purge(conn: &mut DbConnection, cutoff: NaiveDateTime) -> QueryResult<(usize, usize)> {
-    let tokens = diesel::delete(
+    let tokens = purge_tokens(conn, cutoff)?;
+    let sessions = purge_sessions(conn, cutoff)?;
+    Ok((tokens, sessions))
+}
+
+/// Deletes refresh tokens that expired or were revoked before `cutoff`.
+pub fn purge_tokens(conn: &mut DbConnection, cutoff: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
         refresh_tokens::table.filter(
             refresh_tokens::expires_at
                 .lt(cutoff)
                 .or(refresh_tokens::revoked_at.lt(cutoff)),
         ),
     )
-    .execute(conn)?;
+    .execute(conn)
+}
 
+/// Deletes sessions that are revoked or past their absolute lifetime before
+/// `cutoff` and have no refresh token left.
+pub fn purge_sessions(conn: &mut DbConnection, cutoff: NaiveDateTime) -> QueryResult<usize> {
     let sessions_with_tokens = refresh_tokens::table.select(refresh_tokens::session_id);
-    let sessions = diesel::delete(
+    diesel::delete(
         sessions::table
             .filter(
                 sessions::expires_at
@@ -247,7 +333,5 @@ pub fn purge(conn: &mut DbConnection, cutoff: NaiveDateTime) -> QueryResult<(usi
             )
             .filter(sessions::id.ne_all(sessions_with_tokens)),
     )
-    .execute(conn)?;
-
-    Ok((tokens, sessions))
+    .execute(conn)
 }

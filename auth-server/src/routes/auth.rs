@@ -58,11 +58,13 @@ pub struct LoginRequest {
     token_delivery: TokenDelivery,
 }
 
-/// Body of `POST /auth/refresh` and `POST /auth/logout` for body mode.
+/// Body of `POST /auth/refresh` and `POST /auth/logout`. Without
+/// `refresh_token` (or with no body at all) the token comes from the cookie.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    refresh_token: SecretString,
+    #[serde(default)]
+    refresh_token: Option<SecretString>,
 }
 
 /// The token response of login and refresh.
@@ -192,7 +194,7 @@ fn token_response(
         &issued.session_id,
         now,
     )?;
-    let refresh_expires_in = (issued.expires_at - now.naive_utc()).num_seconds().max(0);
+    let refresh_expires_in = (issued.expires_at - issued.issued_at).num_seconds().max(0);
 
     let body = TokenResponse {
         access_token: &access_token.token,
@@ -264,7 +266,7 @@ struct PresentedToken {
     delivery: TokenDelivery,
 }
 
-/// Takes the refresh token from a JSON body when there is one, else from the
+/// Takes the refresh token from the JSON body when it has one, else from the
 /// cookie; a cookie request must come from an allowed Origin.
 fn presented_token(
     state: &AppState,
@@ -274,12 +276,12 @@ fn presented_token(
     if !body.iter().all(u8::is_ascii_whitespace) {
         json::require_json_content_type(request)?;
         let parsed: RefreshRequest = json::parse(body)?;
-        let token =
-            RefreshToken::presented(secrecy::ExposeSecret::expose_secret(&parsed.refresh_token));
-        return Ok(PresentedToken {
-            token,
-            delivery: TokenDelivery::Body,
-        });
+        if let Some(text) = parsed.refresh_token {
+            return Ok(PresentedToken {
+                token: RefreshToken::presented(secrecy::ExposeSecret::expose_secret(&text)),
+                delivery: TokenDelivery::Body,
+            });
+        }
     }
 
     let Some(cookie) = cookies::refresh_cookie(request) else {
@@ -311,11 +313,13 @@ pub async fn refresh(
         .run(move |conn| Ok::<_, ApiError>(sessions::rotate(conn, &token, &policy, now)?))
         .await?;
 
-    match outcome {
-        RotateOutcome::Rotated(issued) => token_response(&state, &issued, presented.delivery),
+    let error = match outcome {
+        RotateOutcome::Rotated(issued) => {
+            return token_response(&state, &issued, presented.delivery);
+        }
         RotateOutcome::Rejected(reason) => {
             tracing::info!(event = "refresh_rejected", reason, "refresh token rejected");
-            Err(ApiError::InvalidGrant(reason))
+            ApiError::InvalidGrant(reason)
         }
         RotateOutcome::ReuseDetected {
             session_id,
@@ -327,11 +331,18 @@ pub async fn refresh(
                 session_id = %session_id,
                 "a rotated refresh token was presented again; its session is revoked"
             );
-            Err(ApiError::InvalidGrant(
-                "the refresh token was already used; the session is revoked",
-            ))
+            ApiError::InvalidGrant("the refresh token was already used; the session is revoked")
         }
+    };
+
+    // The cookie now holds a token that can never work again, so the
+    // browser is told to delete it.
+    if presented.delivery == TokenDelivery::Cookie {
+        let mut response = actix_web::ResponseError::error_response(&error);
+        cookies::clear_refresh_cookie_on(&mut response, &state.settings);
+        return Ok(response);
     }
+    Err(error)
 }
 
 /// `POST /auth/logout`: revokes the session of the presented refresh token.

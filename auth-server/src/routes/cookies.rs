@@ -6,7 +6,7 @@
 //! token is set twice, once per path, because a cookie has one path.
 
 use actix_web::cookie::{Cookie, SameSite, time};
-use actix_web::{HttpRequest, HttpResponseBuilder};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 
 use crate::config::Settings;
 use crate::error::ApiError;
@@ -16,6 +16,25 @@ pub const REFRESH_COOKIE: &str = "refresh_token";
 /// The paths the cookie is sent to.
 pub const COOKIE_PATHS: [&str; 2] = ["/auth/refresh", "/auth/logout"];
 
+/// Builds the refresh cookie once for each path.
+fn refresh_cookies(
+    settings: &Settings,
+    token: &str,
+    max_age_secs: i64,
+) -> impl Iterator<Item = Cookie<'static>> {
+    let secure = !settings.is_local_http();
+    let token = token.to_owned();
+    COOKIE_PATHS.into_iter().map(move |path| {
+        Cookie::build(REFRESH_COOKIE, token.clone())
+            .path(path)
+            .http_only(true)
+            .secure(secure)
+            .same_site(SameSite::Strict)
+            .max_age(time::Duration::seconds(max_age_secs))
+            .finish()
+    })
+}
+
 /// Adds the refresh cookie, for each path, to a response.
 pub fn set_refresh_cookie(
     response: &mut HttpResponseBuilder,
@@ -23,22 +42,24 @@ pub fn set_refresh_cookie(
     token: &str,
     max_age_secs: i64,
 ) {
-    for path in COOKIE_PATHS {
-        response.cookie(
-            Cookie::build(REFRESH_COOKIE, token.to_owned())
-                .path(path)
-                .http_only(true)
-                .secure(!settings.is_local_http())
-                .same_site(SameSite::Strict)
-                .max_age(time::Duration::seconds(max_age_secs))
-                .finish(),
-        );
+    for cookie in refresh_cookies(settings, token, max_age_secs) {
+        response.cookie(cookie);
     }
 }
 
 /// Adds cookies that make the browser delete the refresh cookie.
 pub fn clear_refresh_cookie(response: &mut HttpResponseBuilder, settings: &Settings) {
     set_refresh_cookie(response, settings, "", 0);
+}
+
+/// Adds cookies that delete the refresh cookie to a finished response, such
+/// as an error response.
+pub fn clear_refresh_cookie_on(response: &mut HttpResponse, settings: &Settings) {
+    for cookie in refresh_cookies(settings, "", 0) {
+        if let Err(error) = response.add_cookie(&cookie) {
+            tracing::error!(error = %error, "adding the cookie that deletes the refresh cookie failed");
+        }
+    }
 }
 
 /// The refresh token from the cookie, if the request carries one.

@@ -5,29 +5,40 @@
 //!
 //! - A token can be used once. The conditional write in
 //!   [`sessions::claim_unused_token`] decides which of several concurrent
-//!   requests wins it, on any number of auth-server processes.
+//!   requests wins it, on any number of auth-server processes, and records
+//!   the successor in `replaced_by`.
 //! - A used token presented again within the reuse grace window gets a new
-//!   token in the same session instead of an error, because two browser tabs
-//!   or a client retrying after a lost response send the same token twice.
+//!   token of its own in the same session instead of an error, because two
+//!   browser tabs or a client retrying after a lost response send the same
+//!   token twice. The earlier successor stays valid too, so the session
+//!   briefly has two live branches, each rotated and checked for reuse on its
+//!   own.
 //! - A used token presented after the grace window is treated as stolen
-//!   (RFC 9700, section 4.14.2): the whole session is revoked.
+//!   (RFC 9700, section 4.14.2): the whole session is revoked, even when the
+//!   used token has also expired.
 //! - A token expires after the idle lifetime unless rotated; no rotation can
 //!   take a session past its absolute lifetime.
+//! - Every rotation reads the user: an inactive or deleted user gets no new
+//!   token, and the session is revoked.
 
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
 
-use crate::db::sessions::{self, NewRefreshToken, NewSession};
+use crate::db::sessions::{self, NewRefreshToken, NewSession, RefreshTokenRow, Session};
 use crate::db::users::{self, User};
-use crate::db::{DbConnection, write_transaction};
+use crate::db::{Database, DbConnection, DbError, write_transaction};
+use crate::state::Clock;
 use crate::tokens::refresh::{RefreshToken, new_session_id};
 
 /// Lifetimes and the reuse rule of refresh tokens.
 #[derive(Debug, Clone, Copy)]
 pub struct RefreshPolicy {
+    /// Lifetime of each token from its issue; rotation issues a new one.
     pub idle_ttl: Duration,
+    /// Lifetime of a session from its login, which rotation cannot extend.
     pub family_ttl: Duration,
+    /// How long after a token's first use a second use still gets a token.
     pub reuse_grace: Duration,
 }
 
@@ -43,6 +54,7 @@ pub struct ClientInfo {
 pub struct IssuedRefresh {
     pub session_id: String,
     pub refresh_token: RefreshToken,
+    pub issued_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub user: User,
     pub permissions: Vec<String>,
@@ -98,6 +110,7 @@ pub fn start(
         Ok(IssuedRefresh {
             session_id,
             refresh_token,
+            issued_at: now,
             expires_at,
             user,
             permissions,
@@ -126,6 +139,15 @@ fn insert_token(
     )
 }
 
+/// Why a presented refresh token was rejected, as the client reads it.
+pub mod rejection {
+    pub const UNKNOWN: &str = "the refresh token is unknown";
+    pub const REVOKED: &str = "the refresh token has been revoked";
+    pub const EXPIRED: &str = "the refresh token has expired";
+    pub const SESSION_EXPIRED: &str = "the session has reached its maximum lifetime";
+    pub const USER_INACTIVE: &str = "the user is inactive or no longer exists";
+}
+
 /// Rotates a presented refresh token under the rules in the module docs.
 pub fn rotate(
     conn: &mut DbConnection,
@@ -136,43 +158,43 @@ pub fn rotate(
     let token_hash = presented.hash();
 
     write_transaction(conn, |conn| {
-        // The claim comes first, so the transaction starts with a write and
-        // the row lock (or SQLite's write lock) orders racing requests.
-        let claimed = sessions::claim_unused_token(conn, &token_hash, now)? == 1;
-
-        let Some((token, session)) = sessions::find_token_with_session(conn, &token_hash)? else {
-            return Ok(RotateOutcome::Rejected("the refresh token is unknown"));
+        let Some(found) = sessions::find_token(conn, &token_hash)? else {
+            return Ok(RotateOutcome::Rejected(rejection::UNKNOWN));
         };
-        if session.revoked_at.is_some() || token.revoked_at.is_some() {
-            return Ok(RotateOutcome::Rejected(
-                "the refresh token has been revoked",
-            ));
+
+        // From here on no other transaction can rotate, revoke or delete
+        // anything in this session until this one ends.
+        let Some(session) = sessions::lock_family(conn, found.user_id, &found.session_id)? else {
+            return Ok(RotateOutcome::Rejected(rejection::UNKNOWN));
+        };
+        if session.revoked_at.is_some() {
+            return Ok(RotateOutcome::Rejected(rejection::REVOKED));
         }
         if session.expires_at <= now {
-            return Ok(RotateOutcome::Rejected(
-                "the session has reached its maximum lifetime",
-            ));
+            return Ok(RotateOutcome::Rejected(rejection::SESSION_EXPIRED));
         }
 
-        if !claimed {
-            if token.expires_at <= now {
-                return Ok(RotateOutcome::Rejected("the refresh token has expired"));
+        // The one conditional write that decides which request rotates the
+        // token; it also sees writes committed while this one waited.
+        let claimed = sessions::claim_unused_token(conn, &token_hash, now)?;
+        let rotated_from = match claimed {
+            Some(token) => Some(token),
+            None => {
+                let Some(token) = sessions::find_token(conn, &token_hash)? else {
+                    return Ok(RotateOutcome::Rejected(rejection::UNKNOWN));
+                };
+                if let Some(rejected) = check_used_token(conn, &token, &session, policy, now)? {
+                    return Ok(rejected);
+                }
+                None
             }
-            let used_at = token.used_at.unwrap_or(now);
-            if now - used_at > to_chrono(policy.reuse_grace) {
-                sessions::revoke_session(conn, &session.id, now, "refresh token reused")?;
-                return Ok(RotateOutcome::ReuseDetected {
-                    session_id: session.id,
-                    user_id: session.user_id,
-                });
-            }
-        }
+        };
 
-        let user = match users::find_by_id(conn, token.user_id)? {
+        let user = match users::find_by_id(conn, session.user_id)? {
             Some(user) if user.is_active => user,
             _ => {
                 sessions::revoke_session(conn, &session.id, now, "user inactive")?;
-                return Ok(RotateOutcome::Rejected("the user is inactive"));
+                return Ok(RotateOutcome::Rejected(rejection::USER_INACTIVE));
             }
         };
 
@@ -180,7 +202,7 @@ pub fn rotate(
         let expires_at = (now + to_chrono(policy.idle_ttl)).min(session.expires_at);
         let successor_id =
             insert_token(conn, &refresh_token, &session.id, user.id, now, expires_at)?;
-        if claimed {
+        if let Some(token) = rotated_from {
             sessions::set_replaced_by(conn, token.id, successor_id)?;
         }
         sessions::touch_session(conn, &session.id, now)?;
@@ -189,11 +211,52 @@ pub fn rotate(
         Ok(RotateOutcome::Rotated(IssuedRefresh {
             session_id: session.id,
             refresh_token,
+            issued_at: now,
             expires_at,
             user,
             permissions,
         }))
     })
+}
+
+/// Decides what happens to a token that could not be claimed: `Some` with
+/// the outcome to return, or `None` when it is a duplicate inside the grace
+/// window that gets a token of its own.
+///
+/// Reuse is checked before expiry: a rotated token replayed after it expired
+/// still means someone else holds its successor, so the session is revoked
+/// as long as the row has not been purged.
+fn check_used_token(
+    conn: &mut DbConnection,
+    token: &RefreshTokenRow,
+    session: &Session,
+    policy: &RefreshPolicy,
+    now: NaiveDateTime,
+) -> diesel::QueryResult<Option<RotateOutcome>> {
+    if token.revoked_at.is_some() {
+        return Ok(Some(RotateOutcome::Rejected(rejection::REVOKED)));
+    }
+    // Unused, unrevoked and still not claimable: only expiry is left.
+    let Some(used_at) = token.used_at else {
+        return Ok(Some(RotateOutcome::Rejected(rejection::EXPIRED)));
+    };
+
+    // A zero grace turns the window off. Without that check a request that
+    // read the clock just before the winning request used the token would
+    // see a negative elapsed time and count as inside the window.
+    let within_grace =
+        !policy.reuse_grace.is_zero() && now - used_at <= to_chrono(policy.reuse_grace);
+    if !within_grace {
+        sessions::revoke_session(conn, &session.id, now, "refresh token reused")?;
+        return Ok(Some(RotateOutcome::ReuseDetected {
+            session_id: session.id.clone(),
+            user_id: session.user_id,
+        }));
+    }
+    if token.expires_at <= now {
+        return Ok(Some(RotateOutcome::Rejected(rejection::EXPIRED)));
+    }
+    Ok(None)
 }
 
 /// Revokes the session of a presented refresh token, whatever the token's
@@ -205,10 +268,49 @@ pub fn revoke_by_token(
     now: NaiveDateTime,
 ) -> diesel::QueryResult<Option<(String, i64)>> {
     write_transaction(conn, |conn| {
-        let Some((_, session)) = sessions::find_token_with_session(conn, &presented.hash())? else {
+        let Some(token) = sessions::find_token(conn, &presented.hash())? else {
             return Ok(None);
         };
-        sessions::revoke_session(conn, &session.id, now, reason)?;
-        Ok(Some((session.id, session.user_id)))
+        sessions::revoke_session(conn, &token.session_id, now, reason)?;
+        Ok(Some((token.session_id, token.user_id)))
     })
+}
+
+/// Deletes refresh tokens and sessions that expired or were revoked before
+/// `now`. Returns the number of token rows and session rows deleted.
+///
+/// Runs each statement on its own, outside a transaction. A rotated token
+/// stays until it expires, so reuse detection covers it for its whole
+/// lifetime.
+pub fn purge(conn: &mut DbConnection, now: NaiveDateTime) -> diesel::QueryResult<(usize, usize)> {
+    sessions::purge(conn, now)
+}
+
+/// Purges expired and revoked rows every `interval`, starting one interval
+/// after the call, until the runtime stops. A failed purge is logged and
+/// tried again at the next tick.
+pub fn spawn_purge_task(db: Database, clock: Clock, interval: Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let now = clock.now_naive();
+            match db
+                .run(move |conn| purge(conn, now).map_err(DbError::from))
+                .await
+            {
+                Ok((tokens, sessions)) => {
+                    tracing::info!(
+                        tokens,
+                        sessions,
+                        "purged expired and revoked refresh tokens"
+                    );
+                }
+                Err(error) => {
+                    tracing::error!(error = %error, "purging refresh tokens failed; retrying at the next interval");
+                }
+            }
+        }
+    });
 }
