@@ -11,9 +11,11 @@
 
 pub mod auth;
 pub mod database;
+pub mod resource;
 
 pub use auth::{TestAuthServer, TestAuthServerBuilder};
 pub use database::TestDatabase;
+pub use resource::TestResourceServer;
 
 /// Decodes the claims of a JWT without verifying it, for assertions.
 pub fn unverified_claims(token: &str) -> serde_json::Value {

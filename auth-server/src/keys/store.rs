@@ -59,11 +59,16 @@ impl Manifest {
     }
 
     /// The kid that signs at `now`: the live key activated last, not after
-    /// `now`.
+    /// `now`. When the clock reads earlier than every activation (it was set
+    /// back after the first key was made), the earliest key signs rather
+    /// than none.
     pub fn signing_kid(&self, now: DateTime<Utc>) -> Option<&str> {
-        self.live()
+        let activated = self
+            .live()
             .filter(|entry| entry.activates_at <= now)
-            .max_by_key(|entry| entry.activates_at)
+            .max_by_key(|entry| entry.activates_at);
+        activated
+            .or_else(|| self.live().min_by_key(|entry| entry.activates_at))
             .map(|entry| entry.kid.as_str())
     }
 
@@ -71,10 +76,10 @@ impl Manifest {
     pub fn state_of(&self, entry: &KeyEntry, now: DateTime<Utc>) -> KeyState {
         if entry.retired_at.is_some() {
             KeyState::Retired
-        } else if entry.activates_at > now {
-            KeyState::Pending
         } else if self.signing_kid(now) == Some(entry.kid.as_str()) {
             KeyState::Signing
+        } else if entry.activates_at > now {
+            KeyState::Pending
         } else {
             KeyState::VerifyOnly
         }
