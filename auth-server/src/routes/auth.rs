@@ -335,8 +335,8 @@ pub async fn refresh(
         }
     };
 
-    // The cookie now holds a token that can never work again, so the
-    // browser is told to delete it.
+    // The cookie contains a token that can never work again, so the
+    // response deletes it.
     if presented.delivery == TokenDelivery::Cookie {
         let mut response = actix_web::ResponseError::error_response(&error);
         cookies::clear_refresh_cookie_on(&mut response, &state.settings);

@@ -8,9 +8,9 @@
 //!   requests wins it, on any number of auth-server processes, and records
 //!   the successor in `replaced_by`.
 //! - A used token presented again within the reuse grace window gets a new
-//!   token of its own in the same session instead of an error, because two
-//!   browser tabs or a client retrying after a lost response send the same
-//!   token twice. The earlier successor stays valid too, so the session
+//!   token of its own in the same session instead of an error. Two browser
+//!   tabs, or a client retrying after a lost response, send the same token
+//!   twice. The earlier successor stays valid too, so the session
 //!   briefly has two live branches, each rotated and checked for reuse on its
 //!   own.
 //! - A used token presented after the grace window is treated as stolen
@@ -139,7 +139,7 @@ fn insert_token(
     )
 }
 
-/// Why a presented refresh token was rejected, as the client reads it.
+/// Reasons for rejecting a presented refresh token, sent to the client.
 pub mod rejection {
     pub const UNKNOWN: &str = "the refresh token is unknown";
     pub const REVOKED: &str = "the refresh token has been revoked";
@@ -175,7 +175,7 @@ pub fn rotate(
         }
 
         // The one conditional write that decides which request rotates the
-        // token; it also sees writes committed while this one waited.
+        // token. It reads the row as last committed, after any wait.
         let claimed = sessions::claim_unused_token(conn, &token_hash, now)?;
         let rotated_from = match claimed {
             Some(token) => Some(token),
@@ -223,9 +223,9 @@ pub fn rotate(
 /// the outcome to return, or `None` when it is a duplicate inside the grace
 /// window that gets a token of its own.
 ///
-/// Reuse is checked before expiry: a rotated token replayed after it expired
-/// still means someone else holds its successor, so the session is revoked
-/// as long as the row has not been purged.
+/// Reuse is checked before expiry, because a rotated token replayed after it
+/// expired still means that someone else may have its successor. The
+/// session is then revoked, as long as the row has not been purged.
 fn check_used_token(
     conn: &mut DbConnection,
     token: &RefreshTokenRow,
@@ -236,7 +236,7 @@ fn check_used_token(
     if token.revoked_at.is_some() {
         return Ok(Some(RotateOutcome::Rejected(rejection::REVOKED)));
     }
-    // Unused, unrevoked and still not claimable: only expiry is left.
+    // An unused, unrevoked token that could not be claimed has expired.
     let Some(used_at) = token.used_at else {
         return Ok(Some(RotateOutcome::Rejected(rejection::EXPIRED)));
     };
