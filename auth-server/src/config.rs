@@ -39,6 +39,10 @@ pub struct Settings {
     pub database_url: String,
     /// `AUTH_DATABASE_MAX_CONNECTIONS`, default 10: the pool size.
     pub database_max_connections: u32,
+    /// `AUTH_DATABASE_CONNECT_TIMEOUT_SECS`, default 5: how long a request
+    /// waits for a pooled connection before it fails with 503 while the
+    /// database is unreachable.
+    pub database_connect_timeout: Duration,
     /// `AUTH_ISSUER`, default `http://127.0.0.1:8080`: the `iss` of every token
     /// and the base URL of the discovery metadata, without a trailing slash.
     pub issuer: String,
@@ -77,9 +81,34 @@ pub struct Settings {
 const DEFAULT_ISSUER: &str = "http://127.0.0.1:8080";
 
 impl Settings {
-    /// Reads the settings from the process environment.
+    /// Reads the settings from the process environment, and from the file
+    /// named by `AUTH_CONFIG_FILE` when it is set. The file holds
+    /// `AUTH_NAME=value` lines (dotenv syntax); a variable set in the
+    /// environment wins over the file, and a name the server does not know
+    /// is an error, so a typo cannot go unnoticed.
     pub fn from_env() -> Result<Settings, ConfigError> {
-        Settings::from_lookup(|name| std::env::var(name).ok())
+        let file = match std::env::var("AUTH_CONFIG_FILE")
+            .ok()
+            .filter(|path| !path.trim().is_empty())
+        {
+            Some(path) => read_config_file(&path)?,
+            None => HashMap::new(),
+        };
+
+        let requested = std::cell::RefCell::new(std::collections::HashSet::new());
+        let settings = Settings::from_lookup(|name| {
+            requested.borrow_mut().insert(name.to_owned());
+            std::env::var(name).ok().or_else(|| file.get(name).cloned())
+        })?;
+
+        let requested = requested.into_inner();
+        if let Some(unknown) = file.keys().find(|name| !requested.contains(name.as_str())) {
+            return Err(invalid(
+                "AUTH_CONFIG_FILE",
+                format!("unknown setting {unknown}; see the README for the list"),
+            ));
+        }
+        Ok(settings)
     }
 
     /// Reads the settings from a map of variables, as tests and tools do.
@@ -105,6 +134,7 @@ impl Settings {
             bind: get("AUTH_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             database_url,
             database_max_connections: parse_number(&get, "AUTH_DATABASE_MAX_CONNECTIONS", 10)?,
+            database_connect_timeout: parse_seconds(&get, "AUTH_DATABASE_CONNECT_TIMEOUT_SECS", 5)?,
             issuer: parse_issuer(get("AUTH_ISSUER"))?,
             audience: get("AUTH_AUDIENCE").unwrap_or_else(|| "api".into()),
             signing_key_file: get("AUTH_SIGNING_KEY_FILE").map(PathBuf::from),
@@ -164,6 +194,19 @@ impl Settings {
             _ => self.database_url.clone(),
         }
     }
+}
+
+fn read_config_file(path: &str) -> Result<HashMap<String, String>, ConfigError> {
+    let entries = dotenvy::from_path_iter(path)
+        .map_err(|error| invalid("AUTH_CONFIG_FILE", format!("cannot read {path}: {error}")))?;
+
+    let mut values = HashMap::new();
+    for entry in entries {
+        let (name, value) =
+            entry.map_err(|error| invalid("AUTH_CONFIG_FILE", format!("{path}: {error}")))?;
+        values.insert(name, value);
+    }
+    Ok(values)
 }
 
 fn parse_number<T: std::str::FromStr>(

@@ -88,7 +88,8 @@ impl KeyRingHandle {
         let keys_dir = data_dir.join("keys");
         let pinned = signing_key_file
             .map(read_key_file)
-            .transpose()?
+            .transpose()
+            .map_err(|error| KeyError::SigningKeyFile(Box::new(error)))?
             .map(Arc::new);
         if pinned.is_none() {
             store::ensure_initial_key(&keys_dir, clock.now())?;

@@ -42,6 +42,8 @@ pub enum KeyError {
     Generate(String),
     #[error("signing failed")]
     Sign,
+    #[error("invalid AUTH_SIGNING_KEY_FILE: {0}")]
+    SigningKeyFile(Box<KeyError>),
 }
 
 pub(super) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
