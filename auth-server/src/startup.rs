@@ -125,7 +125,11 @@ async fn prepare_state(settings: Settings, clock: Clock) -> Result<AppState, Sta
         source,
     })?;
 
-    let db = Database::connect(&settings.database_url, settings.database_max_connections);
+    let db = Database::connect_with_timeout(
+        &settings.database_url,
+        settings.database_max_connections,
+        settings.database_connect_timeout,
+    );
     let migrate_db = db.clone();
     tokio::task::spawn_blocking(move || migrate_db.migrate())
         .await

@@ -62,6 +62,16 @@ impl TestAuthServerBuilder {
         self
     }
 
+    /// Uses `database` for the server's database. The server connects to
+    /// `database.url` unless `AUTH_DATABASE_URL` is set with [`env`], for
+    /// example to reach the database through a proxy.
+    ///
+    /// [`env`]: TestAuthServerBuilder::env
+    pub fn database(mut self, database: Arc<TestDatabase>) -> TestAuthServerBuilder {
+        self.database = Some(database);
+        self
+    }
+
     /// Starts the server on a free port.
     pub async fn spawn(self) -> TestAuthServer {
         let data_dir = self
@@ -78,7 +88,9 @@ impl TestAuthServerBuilder {
             "AUTH_DATA_DIR".into(),
             data_dir.path().to_string_lossy().into_owned(),
         );
-        variables.insert("AUTH_DATABASE_URL".into(), database.url.clone());
+        variables
+            .entry("AUTH_DATABASE_URL".into())
+            .or_insert_with(|| database.url.clone());
         variables.insert("AUTH_BIND".into(), format!("127.0.0.1:{port}"));
         variables
             .entry("AUTH_ISSUER".into())

@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod database;
+pub mod proxy;
 pub mod resource;
 
 pub use auth::{TestAuthServer, TestAuthServerBuilder};

@@ -140,6 +140,16 @@ impl Database {
     /// Opens a pool for `url`: `postgres://…` or `postgresql://…` selects
     /// PostgreSQL, anything else is a SQLite file path (created if missing).
     pub fn connect(url: &str, max_connections: u32) -> Database {
+        Database::connect_with_timeout(url, max_connections, Duration::from_secs(5))
+    }
+
+    /// Opens a pool like [`Database::connect`] whose requests for a
+    /// connection fail after `connection_timeout`.
+    pub fn connect_with_timeout(
+        url: &str,
+        max_connections: u32,
+        connection_timeout: Duration,
+    ) -> Database {
         let backend = BackendKind::from_url(url);
         let manager = ConnectionManager {
             url: url.to_owned(),
@@ -151,7 +161,7 @@ impl Database {
         let pool = Pool::builder()
             .max_size(max_connections)
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(connection_timeout)
             .build_unchecked(manager);
 
         Database { pool, backend }
