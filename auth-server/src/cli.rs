@@ -107,10 +107,16 @@ async fn serve(settings: Settings) -> Result<(), CommandError> {
         .await
         .map_err(|error| CommandError(error.to_string()))?;
     tracing::info!(port = application.port(), "auth server listening");
+
+    // actix-web stops on SIGTERM and Ctrl-C: it stops accepting, lets requests
+    // in flight finish (up to 30 seconds), then returns here, and dropping
+    // the state closes the database pool.
     application
         .run_until_stopped()
         .await
-        .map_err(|error| CommandError(format!("the server stopped with an error: {error}")))
+        .map_err(|error| CommandError(format!("the server stopped with an error: {error}")))?;
+    tracing::info!("auth server stopped");
+    Ok(())
 }
 
 fn run_admin(command: Command, settings: &Settings) -> Result<(), CommandError> {
