@@ -61,7 +61,13 @@ async fn purge_tokens_deletes_dead_rows() {
             };
             let user = accounts::register(conn, &registration, now).unwrap();
             let long_ago = now - chrono::Duration::days(30);
-            session_service::start(conn, user.clone(), &policy, &ClientInfo::default(), long_ago)?;
+            session_service::start(
+                conn,
+                user.clone(),
+                &policy,
+                &ClientInfo::default(),
+                long_ago,
+            )?;
             let live = session_service::start(conn, user, &policy, &ClientInfo::default(), now)?;
             Ok::<_, DbError>(live.session_id)
         })

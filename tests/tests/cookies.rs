@@ -68,8 +68,8 @@ async fn cookie_login(server: &TestAuthServer, email: &str) -> Response {
         .await
 }
 
-/// The refresh token from the cookies of a response, checking that both
-/// path-scoped copies carry the same value.
+/// Returns the refresh token from the cookies of a response, after checking
+/// that both path-scoped copies carry the same value.
 fn refresh_cookie_value(cookies: &[SetCookie]) -> String {
     let values: Vec<&str> = cookies
         .iter()
@@ -121,7 +121,10 @@ async fn login_sets_scoped_strict_cookies() {
         assert!(!cookie.has("domain"), "host-only cookie: {cookie:?}");
     }
     let body: Value = response.json().await.unwrap();
-    assert!(body.get("refresh_token").is_none(), "not in the body: {body}");
+    assert!(
+        body.get("refresh_token").is_none(),
+        "not in the body: {body}"
+    );
     assert!(body["access_token"].is_string());
     assert_eq!(body["refresh_expires_in"], 1_209_600);
 }
@@ -161,7 +164,10 @@ async fn refresh_with_cookie_rotates_cookie() {
     let second = refresh_cookie_value(&set_cookies(&response));
     assert_ne!(second, first);
     let body: Value = response.json().await.unwrap();
-    assert!(body.get("refresh_token").is_none(), "cookie mode stays: {body}");
+    assert!(
+        body.get("refresh_token").is_none(),
+        "cookie mode stays: {body}"
+    );
     assert!(body["access_token"].is_string());
     let next = post_with_cookie(&server, "/auth/refresh", &second, Some(&server.base_url)).await;
     assert_eq!(next.status(), StatusCode::OK);
@@ -201,7 +207,10 @@ async fn cookie_requests_check_origin() {
     let rejected = [
         ("no Origin", None),
         ("a foreign origin", Some("https://evil.example.com")),
-        ("an allowed host on another scheme", Some("http://app.example.com")),
+        (
+            "an allowed host on another scheme",
+            Some("http://app.example.com"),
+        ),
         ("the literal null origin", Some("null")),
     ];
     for (case, origin) in rejected {

@@ -222,7 +222,10 @@ async fn fifty_racers_without_grace_window() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn refresh_racing_revocation_has_no_errors() {
     let first = TestAuthServer::spawn().await;
-    let second = TestAuthServerBuilder::new().sharing_with(&first).spawn().await;
+    let second = TestAuthServerBuilder::new()
+        .sharing_with(&first)
+        .spawn()
+        .await;
     let old = first.signed_up("race-revoke@example.com").await;
     let current = first.refresh_tokens(&old.refresh_token).await;
     first.clock().advance(6);
@@ -265,7 +268,10 @@ async fn refresh_racing_revocation_has_no_errors() {
         .collect();
     assert!(server_errors.is_empty(), "no 5xx, found {server_errors:?}");
     let family = read_family(&first.state().db, &session_id_of(&old.access_token)).await;
-    assert!(family.session.revoked_at.is_some(), "the family ends revoked");
+    assert!(
+        family.session.revoked_at.is_some(),
+        "the family ends revoked"
+    );
     for (_, token) in results {
         if let Some(token) = token {
             let response = first.refresh(&token).await;

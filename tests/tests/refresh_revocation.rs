@@ -42,8 +42,12 @@ async fn logout_with_unknown_token_succeeds() {
 async fn logout_all_revokes_every_family() {
     let server = TestAuthServer::spawn().await;
     let first = server.signed_up("everywhere@example.com").await;
-    let second = server.login_tokens("everywhere@example.com", PASSWORD).await;
-    let third = server.login_tokens("everywhere@example.com", PASSWORD).await;
+    let second = server
+        .login_tokens("everywhere@example.com", PASSWORD)
+        .await;
+    let third = server
+        .login_tokens("everywhere@example.com", PASSWORD)
+        .await;
     let bystander = server.signed_up("bystander@example.com").await;
 
     let response = server
@@ -60,7 +64,11 @@ async fn logout_all_revokes_every_family() {
         assert_eq!(refresh.status(), StatusCode::UNAUTHORIZED, "{name} session");
     }
     let other_user = server.refresh(&bystander.refresh_token).await;
-    assert_eq!(other_user.status(), StatusCode::OK, "another user keeps theirs");
+    assert_eq!(
+        other_user.status(),
+        StatusCode::OK,
+        "another user keeps theirs"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -62,7 +62,10 @@ async fn rotation_links_token_to_successor() {
     assert_eq!(session_id_of(&second), session_id_of(&first));
     let rows = token_rows(&server).await;
     assert_eq!(rows.len(), 2);
-    assert!(rows[0].used_at.is_some(), "the presented token is marked used");
+    assert!(
+        rows[0].used_at.is_some(),
+        "the presented token is marked used"
+    );
     assert_eq!(rows[0].replaced_by, Some(rows[1].id));
     assert_eq!(rows[1].session_id, rows[0].session_id);
     assert!(rows[1].used_at.is_none());
@@ -150,7 +153,11 @@ async fn grace_window_is_configurable() {
 
     server.clock().advance(25);
     let inside = server.refresh(&first.refresh_token).await;
-    assert_eq!(inside.status(), StatusCode::OK, "25 s is inside a 30 s window");
+    assert_eq!(
+        inside.status(),
+        StatusCode::OK,
+        "25 s is inside a 30 s window"
+    );
 
     server.clock().advance(10);
     let outside = server.refresh(&first.refresh_token).await;
@@ -345,7 +352,10 @@ async fn invalid_refresh_requests_rejected() {
     server.signed_up("invalid@example.com").await;
 
     let unknown_tokens = [
-        ("a token never issued", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned()),
+        (
+            "a token never issued",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned(),
+        ),
         ("an empty token", String::new()),
         ("a 4 KiB token", "x".repeat(4096)),
     ];

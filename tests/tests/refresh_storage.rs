@@ -15,8 +15,8 @@ use serde_json::json;
 
 const PASSWORD: &str = "correct horse battery";
 
-/// Every byte the database keeps: a `pg_dump` of the test database, or the
-/// SQLite file with its write-ahead log.
+/// Returns every byte the database keeps: a `pg_dump` of the test database,
+/// or the SQLite file with its write-ahead log.
 fn dump_database(server: &TestAuthServer) -> Vec<u8> {
     if server.database.is_postgres() {
         let output = std::process::Command::new("pg_dump")

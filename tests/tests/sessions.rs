@@ -96,7 +96,11 @@ async fn list_omits_dead_sessions() {
     server.clock().advance(60);
     let sessions = list_sessions(&server, &live.access_token).await;
 
-    assert_eq!(sessions.len(), 1, "logged out and idle-expired sessions are gone");
+    assert_eq!(
+        sessions.len(),
+        1,
+        "logged out and idle-expired sessions are gone"
+    );
     assert_eq!(sessions[0]["current"], true);
     let idle_sid = unverified_claims(&idle.access_token)["sid"].clone();
     assert_ne!(sessions[0]["id"], idle_sid);

@@ -300,8 +300,8 @@ pub fn find_session_of(
 /// sessions with no tokens left that are revoked or expired. Returns the
 /// number of token rows and session rows deleted.
 ///
-/// Run it outside a transaction: each statement then commits on its own and
-/// holds its row locks only while it runs.
+/// Called outside a transaction, as the server's purge task does, each
+/// statement commits on its own and holds its row locks only while it runs.
 pub fn purge(conn: &mut DbConnection, cutoff: NaiveDateTime) -> QueryResult<(usize, usize)> {
     let tokens = purge_tokens(conn, cutoff)?;
     let sessions = purge_sessions(conn, cutoff)?;

@@ -61,12 +61,12 @@ fn parse_form(body: &[u8]) -> Result<RevocationRequest, ApiError> {
 
 /// `POST /oauth/revoke`: revokes the session of a refresh token.
 ///
-/// Every well-formed request gets 200 with an empty body: for a refresh token
-/// of any state, whose whole session is revoked; for an unknown or invalid
-/// token, as RFC 7009 requires; and for an access token, which has no effect
-/// because access tokens are self-contained JWTs that stay valid until their
-/// `exp`. RFC 7009 allows either that or `unsupported_token_type`. The hint
-/// is not needed, because every token is first looked up as a refresh token.
+/// Every well-formed request gets 200 with an empty body. A refresh token of
+/// any state has its whole session revoked. An unknown or invalid token gets
+/// 200 as RFC 7009 requires. An access token gets 200 without effect, because
+/// access tokens are self-contained JWTs that stay valid until their `exp`,
+/// and RFC 7009 allows that in place of `unsupported_token_type`. The hint is
+/// not needed, because every token is looked up as a refresh token.
 pub async fn revoke(
     state: web::Data<AppState>,
     request: HttpRequest,

@@ -279,9 +279,8 @@ pub fn revoke_by_token(
 /// Deletes refresh tokens and sessions that expired or were revoked before
 /// `now`. Returns the number of token rows and session rows deleted.
 ///
-/// Runs each statement on its own, outside a transaction. A rotated token
-/// stays until it expires, so reuse detection covers it for its whole
-/// lifetime.
+/// Starts no transaction of its own. A rotated token stays until it
+/// expires, so reuse detection covers it for its whole lifetime.
 pub fn purge(conn: &mut DbConnection, now: NaiveDateTime) -> diesel::QueryResult<(usize, usize)> {
     sessions::purge(conn, now)
 }
