@@ -74,6 +74,22 @@ pub struct Settings {
     /// `AUTH_PURGE_INTERVAL_SECS`, default 3600: how often expired and
     /// revoked refresh tokens and sessions are deleted from the database.
     pub purge_interval: Duration,
+    /// `AUTH_RATE_LIMIT_LOGIN_PER_IP`, default 30: login attempts per minute
+    /// from one client IP; 0 switches the limit off.
+    pub rate_limit_login_per_ip: u32,
+    /// `AUTH_RATE_LIMIT_LOGIN_PER_ACCOUNT`, default 10: login attempts per
+    /// minute for one account from one client IP; 0 switches it off.
+    pub rate_limit_login_per_account: u32,
+    /// `AUTH_RATE_LIMIT_REGISTER_PER_IP`, default 10: registrations per minute
+    /// from one client IP; 0 switches it off.
+    pub rate_limit_register_per_ip: u32,
+    /// `AUTH_RATE_LIMIT_REFRESH_PER_IP`, default 600: refreshes per minute from
+    /// one client IP; 0 switches it off.
+    pub rate_limit_refresh_per_ip: u32,
+    /// `AUTH_TRUST_FORWARDED_FOR`, default false: take the client IP from
+    /// `Forwarded` / `X-Forwarded-For`. Set it only behind a proxy that
+    /// overwrites those headers, or clients can pick their own IP.
+    pub trust_forwarded_for: bool,
     /// `AUTH_LOG_FORMAT`, default `text`: `text` or `json`.
     pub log_format: LogFormat,
 }
@@ -150,6 +166,11 @@ impl Settings {
             allowed_origins: parse_origins(get("AUTH_ALLOWED_ORIGINS"))?,
             key_reload_interval: parse_seconds(&get, "AUTH_KEY_RELOAD_SECS", 10)?,
             purge_interval: parse_seconds(&get, "AUTH_PURGE_INTERVAL_SECS", 3600)?,
+            rate_limit_login_per_ip: parse_number(&get, "AUTH_RATE_LIMIT_LOGIN_PER_IP", 30)?,
+            rate_limit_login_per_account: parse_number(&get, "AUTH_RATE_LIMIT_LOGIN_PER_ACCOUNT", 10)?,
+            rate_limit_register_per_ip: parse_number(&get, "AUTH_RATE_LIMIT_REGISTER_PER_IP", 10)?,
+            rate_limit_refresh_per_ip: parse_number(&get, "AUTH_RATE_LIMIT_REFRESH_PER_IP", 600)?,
+            trust_forwarded_for: parse_bool(&get, "AUTH_TRUST_FORWARDED_FOR")?,
             log_format: parse_log_format(get("AUTH_LOG_FORMAT"))?,
             data_dir,
         };
@@ -219,6 +240,14 @@ fn parse_number<T: std::str::FromStr>(
         Some(text) => text
             .parse()
             .map_err(|_| invalid(variable, format!("expected a whole number, found {text:?}"))),
+    }
+}
+
+fn parse_bool(get: &impl Fn(&str) -> Option<String>, variable: &'static str) -> Result<bool, ConfigError> {
+    match get(variable).as_deref() {
+        None | Some("false" | "0" | "no") => Ok(false),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some(other) => Err(invalid(variable, format!("expected true or false, found {other:?}"))),
     }
 }
 

@@ -16,6 +16,7 @@ pub mod json;
 pub mod keys;
 pub mod metrics;
 pub mod password;
+pub mod rate_limit;
 pub mod routes;
 pub mod service;
 pub mod startup;

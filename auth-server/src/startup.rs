@@ -17,6 +17,7 @@ use crate::error::ApiError;
 use crate::json::MAX_JSON_BYTES;
 use crate::keys::KeyRingHandle;
 use crate::password::PasswordHasher;
+use crate::rate_limit::RateLimits;
 use crate::routes;
 use crate::state::{AppState, Clock};
 
@@ -168,6 +169,8 @@ async fn prepare_state(settings: Settings, clock: Clock) -> Result<AppState, Sta
     );
 
     let metrics = Arc::new(crate::metrics::Metrics::new(db.clone()));
+    let rate_limits = Arc::new(RateLimits::new(&settings));
+    spawn_rate_limit_cleanup(&rate_limits);
     let verifier = Arc::new(auth_shared::Verifier::new(
         auth_shared::VerifierConfig::new(settings.issuer.clone(), settings.audience.clone()),
     ));
@@ -179,6 +182,7 @@ async fn prepare_state(settings: Settings, clock: Clock) -> Result<AppState, Sta
         clock,
         metrics,
         verifier,
+        rate_limits,
     })
 }
 
@@ -203,6 +207,22 @@ fn spawn_key_reload(keys: &Arc<KeyRingHandle>, interval: std::time::Duration) {
                 }
                 Err(error) => tracing::error!(error = %error, "the key reload task failed"),
             }
+        }
+    });
+}
+
+/// Forgets idle rate-limit buckets once a minute; the task ends when the
+/// server's state is dropped.
+fn spawn_rate_limit_cleanup(rate_limits: &Arc<RateLimits>) {
+    let rate_limits = Arc::downgrade(rate_limits);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            ticker.tick().await;
+            let Some(rate_limits) = rate_limits.upgrade() else {
+                return;
+            };
+            rate_limits.forget_idle();
         }
     });
 }

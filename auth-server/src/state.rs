@@ -9,6 +9,7 @@ use crate::config::Settings;
 use crate::db::Database;
 use crate::keys::KeyRingHandle;
 use crate::metrics::Metrics;
+use crate::rate_limit::RateLimits;
 use crate::password::PasswordHasher;
 use crate::service::sessions::RefreshPolicy;
 
@@ -47,6 +48,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Verifies access tokens presented to the auth server's own routes.
     pub verifier: Arc<auth_shared::Verifier>,
+    pub rate_limits: Arc<RateLimits>,
 }
 
 impl AppState {

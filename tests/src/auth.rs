@@ -40,7 +40,18 @@ impl Default for TestAuthServerBuilder {
 impl TestAuthServerBuilder {
     /// Defaults for tests: bcrypt cost 4 so hashing takes milliseconds.
     pub fn new() -> TestAuthServerBuilder {
-        let variables = HashMap::from([("AUTH_BCRYPT_COST".to_owned(), "4".to_owned())]);
+        // Rate limits are off unless a test sets them: most tests log in
+        // more often per minute than a person would.
+        let variables = [
+            ("AUTH_BCRYPT_COST", "4"),
+            ("AUTH_RATE_LIMIT_LOGIN_PER_IP", "0"),
+            ("AUTH_RATE_LIMIT_LOGIN_PER_ACCOUNT", "0"),
+            ("AUTH_RATE_LIMIT_REGISTER_PER_IP", "0"),
+            ("AUTH_RATE_LIMIT_REFRESH_PER_IP", "0"),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
         TestAuthServerBuilder {
             variables,
             data_dir: None,
