@@ -8,7 +8,11 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn post(port: u16, path: &str, body: &str) -> TcpStream {
@@ -47,16 +51,33 @@ fn sigterm_finishes_requests_in_flight() {
 
     let stdout = BufReader::new(server.stdout.take().unwrap());
     let mut lines = stdout.lines();
-    assert!(lines.any(|line| line.is_ok_and(|line| line.contains("auth server listening"))), "the server must start");
+    assert!(
+        lines.any(|line| line.is_ok_and(|line| line.contains("auth server listening"))),
+        "the server must start"
+    );
 
-    let in_flight = post(port, "/auth/register", r#"{"email":"late@example.com","password":"correct horse battery"}"#);
+    let in_flight = post(
+        port,
+        "/auth/register",
+        r#"{"email":"late@example.com","password":"correct horse battery"}"#,
+    );
     std::thread::sleep(Duration::from_millis(300));
-    let signal = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status().unwrap();
+    let signal = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.id().to_string())
+        .status()
+        .unwrap();
     assert!(signal.success());
 
-    assert!(read_status(in_flight).contains("201"), "the request in flight completes");
+    assert!(
+        read_status(in_flight).contains("201"),
+        "the request in flight completes"
+    );
     let exit = server.wait().unwrap();
     assert!(exit.success(), "the server exits cleanly: {exit:?}");
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert!(rest.iter().any(|line| line.contains("auth server stopped")), "{rest:?}");
+    assert!(
+        rest.iter().any(|line| line.contains("auth server stopped")),
+        "{rest:?}"
+    );
 }
