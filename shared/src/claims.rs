@@ -10,6 +10,7 @@ pub const ADMIN_SCOPE: &str = "admin";
 
 /// The `aud` claim, which RFC 7519 allows as one string or an array of strings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum Audience {
     One(String),
@@ -28,6 +29,7 @@ impl Audience {
 
 /// Claims of an access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccessClaims {
     /// Issuer: the auth server's base URL.
     pub iss: String,

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// One JSON Web Key. Fields this product does not use are ignored when parsing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Jwk {
     /// Key type, such as `RSA` or `EC`.
     #[serde(default)]
@@ -34,6 +35,7 @@ pub struct Jwk {
 
 /// A JSON Web Key Set, as served at `/.well-known/jwks.json`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JwkSet {
     pub keys: Vec<Jwk>,
 }
