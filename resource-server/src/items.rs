@@ -20,7 +20,7 @@ pub const MAX_ITEMS_TOTAL: usize = 100_000;
 pub const MAX_NAME_CHARS: usize = 200;
 
 /// One item, as returned to its owner.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Item {
     /// Identifier, unique across all users.
     pub id: u64,

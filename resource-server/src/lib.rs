@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod items;
 pub mod metrics;
+pub mod openapi;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

@@ -16,11 +16,32 @@ impl RequiredScope for ReportsRead {
 }
 
 /// `GET /api/me`: the verified claims of the caller's token.
+#[utoipa::path(
+    get,
+    path = "/api/me",
+    tag = "api",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The verified claims of the caller's access token", body = auth_shared::AccessClaims),
+        (status = 401, description = "The bearer token is missing, invalid or expired", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn me(user: AuthenticatedUser) -> HttpResponse {
     HttpResponse::Ok().json(user.claims())
 }
 
 /// `GET /api/reports`: sample report data, for tokens with `reports:read`.
+#[utoipa::path(
+    get,
+    path = "/api/reports",
+    tag = "api",
+    security(("bearer" = ["reports:read"])),
+    responses(
+        (status = 200, description = "Sample report data", body = crate::openapi::ReportList),
+        (status = 401, description = "The bearer token is missing, invalid or expired", body = crate::error::ErrorBody),
+        (status = 403, description = "The token lacks the `reports:read` permission", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn reports(user: RequireScope<ReportsRead>) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "subject": user.subject(),
@@ -32,6 +53,17 @@ pub async fn reports(user: RequireScope<ReportsRead>) -> HttpResponse {
 }
 
 /// `GET /api/admin/stats`: item counts and JWKS cache state, for `admin`.
+#[utoipa::path(
+    get,
+    path = "/api/admin/stats",
+    tag = "api",
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "Item counts and the state of the JWKS cache", body = crate::openapi::AdminStats),
+        (status = 401, description = "The bearer token is missing, invalid or expired", body = crate::error::ErrorBody),
+        (status = 403, description = "The token lacks the `admin` scope", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn admin_stats(
     _admin: AdminUser,
     items: web::Data<ItemStore>,

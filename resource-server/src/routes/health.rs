@@ -9,12 +9,29 @@ use serde_json::json;
 use crate::metrics::Metrics;
 
 /// `GET /healthz`: the process is up and serving.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The process is up", body = crate::openapi::HealthStatus),
+    )
+)]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
 /// `GET /readyz`: 200 once the JWKS is loaded, 503 before, because until
 /// then every token would be rejected.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The verification keys are loaded", body = crate::openapi::ReadyStatus),
+        (status = 503, description = "The verification keys are not loaded yet", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn readyz(authenticator: web::Data<Authenticator>) -> HttpResponse {
     let stats = authenticator.jwks().stats();
 
@@ -29,6 +46,15 @@ pub async fn readyz(authenticator: web::Data<Authenticator>) -> HttpResponse {
 }
 
 /// `GET /metrics`: every metric in the OpenMetrics text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Every metric in the OpenMetrics text format", body = String, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        (status = 500, description = "The metrics could not be rendered", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
     match metrics.render() {
         Ok(text) => HttpResponse::Ok()

@@ -14,18 +14,47 @@ use crate::error::ApiError;
 use crate::items::{ItemStore, validate_name};
 
 /// The body of `POST /api/items`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewItem {
+    /// Display name: 1 to 200 characters after trimming, no control characters.
     name: String,
 }
 
 /// `GET /api/items`: the caller's items, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/items",
+    operation_id = "list_items",
+    tag = "items",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's items, oldest first", body = crate::openapi::ItemList),
+        (status = 401, description = "The bearer token is missing, invalid or expired", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn list(user: AuthenticatedUser, items: web::Data<ItemStore>) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "items": items.list(user.subject()) }))
 }
 
 /// `POST /api/items`: stores a new item for the caller and returns 201 with it.
+#[utoipa::path(
+    post,
+    path = "/api/items",
+    operation_id = "create_item",
+    tag = "items",
+    security(("bearer" = [])),
+    request_body = NewItem,
+    responses(
+        (status = 201, description = "The item is stored", body = crate::items::Item,
+            headers(("Location" = String, description = "Path of the new item, `/api/items/{id}`"))),
+        (status = 400, description = "The body is not valid JSON or the name is invalid", body = crate::error::ErrorBody),
+        (status = 401, description = "The bearer token is missing, invalid or expired", body = crate::error::ErrorBody),
+        (status = 409, description = "The caller or the whole store has reached its item limit", body = crate::error::ErrorBody),
+        (status = 413, description = "The body is too large", body = crate::error::ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn create(
     user: AuthenticatedUser,
     items: web::Data<ItemStore>,
@@ -45,6 +74,19 @@ pub async fn create(
 }
 
 /// `GET /api/items/{id}`: one of the caller's items.
+#[utoipa::path(
+    get,
+    path = "/api/items/{id}",
+    operation_id = "get_item",
+    tag = "items",
+    security(("bearer" = [])),
+    params(("id" = u64, Path, description = "Item id")),
+    responses(
+        (status = 200, description = "The item", body = crate::items::Item),
+        (status = 401, description = "The bearer token is missing, invalid or expired", body = crate::error::ErrorBody),
+        (status = 404, description = "No such item among the caller's", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn get(
     user: AuthenticatedUser,
     items: web::Data<ItemStore>,
@@ -58,6 +100,19 @@ pub async fn get(
 }
 
 /// `DELETE /api/items/{id}`: deletes one of the caller's items and returns 204.
+#[utoipa::path(
+    delete,
+    path = "/api/items/{id}",
+    operation_id = "delete_item",
+    tag = "items",
+    security(("bearer" = [])),
+    params(("id" = u64, Path, description = "Item id")),
+    responses(
+        (status = 204, description = "The item is deleted"),
+        (status = 401, description = "The bearer token is missing, invalid or expired", body = crate::error::ErrorBody),
+        (status = 404, description = "No such item among the caller's", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn delete(
     user: AuthenticatedUser,
     items: web::Data<ItemStore>,

@@ -1,9 +1,9 @@
 //! Every route of the resource server, registered in [`configure`]. Handlers
 //! live in one module per area.
 
-mod api;
-mod health;
-mod items;
+pub(crate) mod api;
+pub(crate) mod health;
+pub(crate) mod items;
 
 use actix_web::{HttpResponse, web};
 
@@ -26,6 +26,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(
             web::resource("/metrics")
                 .get(health::metrics)
+                .default_service(method_not_allowed("GET")),
+        )
+        .service(
+            web::resource("/openapi.json")
+                .get(crate::openapi::openapi_json)
                 .default_service(method_not_allowed("GET")),
         )
         .service(
