@@ -63,10 +63,13 @@ pub enum ApiError {
 }
 
 /// The JSON body of every error response.
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorBody<'a> {
+    /// OAuth-style error code, such as `invalid_request` or `invalid_grant`.
     error: &'a str,
+    /// A short explanation for the developer of the client.
     error_description: String,
+    /// Each invalid field of the request and what is wrong with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     fields: Option<&'a BTreeMap<String, String>>,
 }

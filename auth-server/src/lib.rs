@@ -15,6 +15,7 @@ pub mod error;
 pub mod json;
 pub mod keys;
 pub mod metrics;
+pub mod openapi;
 pub mod password;
 pub mod rate_limit;
 pub mod routes;

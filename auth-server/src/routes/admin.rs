@@ -21,12 +21,17 @@ use crate::validation;
 const MAX_PER_PAGE: i64 = 200;
 
 /// Query of `GET /admin/users`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// Page number, from 1.
     #[serde(default = "first_page")]
+    #[param(default = 1, minimum = 1)]
     page: i64,
+    /// Users per page.
     #[serde(default = "default_per_page")]
+    #[param(default = 50, minimum = 1, maximum = 200)]
     per_page: i64,
     /// Only users whose email contains this text, case-insensitively.
     email: Option<String>,
@@ -41,7 +46,7 @@ fn default_per_page() -> i64 {
 }
 
 /// Body of `PATCH /admin/users/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
     is_active: Option<bool>,
@@ -51,7 +56,7 @@ pub struct UpdateUserRequest {
     permissions: Option<Vec<String>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct UserPage {
     users: Vec<UserView>,
     page: i64,
@@ -70,6 +75,20 @@ async fn authorize(state: &AppState, bearer: &Bearer) -> Result<i64, ApiError> {
 }
 
 /// `GET /admin/users`: users by id, paged, optionally filtered by email.
+#[utoipa::path(
+    get,
+    path = "/admin/users",
+    params(ListQuery),
+    security(("bearer" = ["admin"])),
+    tag = "admin",
+    responses(
+        (status = 200, description = "One page of users, by id", body = UserPage),
+        (status = 400, description = "`page` or `per_page` is out of range, or the query string is invalid", body = crate::error::ErrorBody),
+        (status = 401, description = "The bearer token is missing, invalid or expired, or its user is inactive", body = crate::error::ErrorBody),
+        (status = 403, description = "The token lacks the `admin` scope, or its user is no longer staff", body = crate::error::ErrorBody),
+        (status = 503, description = "The database is unreachable", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn list_users(
     state: web::Data<AppState>,
     bearer: Bearer,
@@ -144,6 +163,24 @@ fn validate_update(
 
 /// `PATCH /admin/users/{id}`: sets is_active, is_staff, is_superuser or the
 /// permissions. Deactivation ends every session of the user at once.
+#[utoipa::path(
+    patch,
+    path = "/admin/users/{id}",
+    params(("id" = i64, Path, description = "User id")),
+    request_body = UpdateUserRequest,
+    security(("bearer" = ["admin"])),
+    tag = "admin",
+    responses(
+        (status = 200, description = "The updated user", body = super::views::UserView),
+        (status = 400, description = "Invalid fields, such as an administrator deactivating or demoting themselves", body = crate::error::ErrorBody),
+        (status = 401, description = "The bearer token is missing, invalid or expired, or its user is inactive", body = crate::error::ErrorBody),
+        (status = 403, description = "The token lacks the `admin` scope, or its user is no longer staff", body = crate::error::ErrorBody),
+        (status = 404, description = "No such user", body = crate::error::ErrorBody),
+        (status = 413, description = "The body is larger than 16 KiB", body = crate::error::ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = crate::error::ErrorBody),
+        (status = 503, description = "The database is unreachable", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn update_user(
     state: web::Data<AppState>,
     bearer: Bearer,
@@ -184,6 +221,21 @@ pub async fn update_user(
 }
 
 /// `DELETE /admin/users/{id}`: deletes a user; their sessions end at once.
+#[utoipa::path(
+    delete,
+    path = "/admin/users/{id}",
+    params(("id" = i64, Path, description = "User id")),
+    security(("bearer" = ["admin"])),
+    tag = "admin",
+    responses(
+        (status = 204, description = "The user and every session of theirs are deleted"),
+        (status = 400, description = "An administrator tried to delete themselves", body = crate::error::ErrorBody),
+        (status = 401, description = "The bearer token is missing, invalid or expired, or its user is inactive", body = crate::error::ErrorBody),
+        (status = 403, description = "The token lacks the `admin` scope, or its user is no longer staff", body = crate::error::ErrorBody),
+        (status = 404, description = "No such user", body = crate::error::ErrorBody),
+        (status = 503, description = "The database is unreachable", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn delete_user(
     state: web::Data<AppState>,
     bearer: Bearer,

@@ -22,23 +22,25 @@ use crate::tokens::refresh::RefreshToken;
 use crate::validation;
 
 /// Body of `POST /auth/register`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     email: String,
+    #[schema(value_type = String, format = Password)]
     password: SecretString,
     #[serde(default)]
     first_name: String,
     #[serde(default)]
     last_name: String,
     #[serde(default)]
+    #[schema(format = Date, example = "1990-12-31")]
     date_of_birth: Option<String>,
     #[serde(default)]
     phone: Option<String>,
 }
 
 /// Where the refresh token goes in a token response.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenDelivery {
     /// In the JSON body, for non-browser clients.
@@ -49,10 +51,11 @@ pub enum TokenDelivery {
 }
 
 /// Body of `POST /auth/login`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     email: String,
+    #[schema(value_type = String, format = Password)]
     password: SecretString,
     #[serde(default)]
     token_delivery: TokenDelivery,
@@ -60,15 +63,16 @@ pub struct LoginRequest {
 
 /// Body of `POST /auth/refresh` and `POST /auth/logout`. Without
 /// `refresh_token` (or with no body at all) the token comes from the cookie.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     refresh_token: Option<SecretString>,
 }
 
 /// The token response of login and refresh.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct TokenResponse<'a> {
     access_token: &'a str,
     token_type: &'static str,
@@ -138,6 +142,20 @@ fn validate_registration(
 }
 
 /// `POST /auth/register`: creates a user and returns it with 201.
+#[utoipa::path(
+    post,
+    path = "/auth/register",
+    request_body = RegisterRequest,
+    tag = "auth",
+    responses(
+        (status = 201, description = "The user is created", body = super::views::UserView),
+        (status = 400, description = "The body is not valid JSON or has invalid fields, each named in `fields`", body = crate::error::ErrorBody),
+        (status = 409, description = "A user with this email already exists", body = crate::error::ErrorBody),
+        (status = 413, description = "The body is larger than 16 KiB", body = crate::error::ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = crate::error::ErrorBody),
+        (status = 503, description = "The database is unreachable", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn register(
     state: web::Data<AppState>,
     JsonBody(request): JsonBody<RegisterRequest>,
@@ -224,6 +242,20 @@ fn token_response(
 ///
 /// An unknown email, a wrong password and an inactive user all get the same
 /// 401 after the same bcrypt work.
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    request_body = LoginRequest,
+    tag = "auth",
+    responses(
+        (status = 200, description = "The password matches and a session starts", body = TokenResponse, headers(("Cache-Control" = String, description = "`no-store`"), ("Set-Cookie" = String, description = "In cookie mode, the HttpOnly `refresh_token` cookie"))),
+        (status = 400, description = "The body is not valid JSON or the email is invalid", body = crate::error::ErrorBody),
+        (status = 401, description = "Unknown email, wrong password or inactive user (`invalid_grant`)", body = crate::error::ErrorBody),
+        (status = 413, description = "The body is larger than 16 KiB", body = crate::error::ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = crate::error::ErrorBody),
+        (status = 503, description = "The database is unreachable", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn login(
     state: web::Data<AppState>,
     http_request: HttpRequest,
@@ -298,6 +330,22 @@ fn presented_token(
 }
 
 /// `POST /auth/refresh`: rotates a refresh token and issues a new access token.
+#[utoipa::path(
+    post,
+    path = "/auth/refresh",
+    request_body(content = Option<RefreshRequest>, description = "Optional: without `refresh_token` (or with no body) the token comes from the cookie"),
+    params(("refresh_token" = Option<String>, Cookie, description = "The refresh token in cookie mode, used when the body has no `refresh_token`")),
+    tag = "auth",
+    responses(
+        (status = 200, description = "The refresh token is rotated and a new access token issued", body = TokenResponse, headers(("Cache-Control" = String, description = "`no-store`"), ("Set-Cookie" = String, description = "In cookie mode, the HttpOnly `refresh_token` cookie"))),
+        (status = 400, description = "The body is invalid or no refresh token was sent", body = crate::error::ErrorBody),
+        (status = 401, description = "The refresh token is unknown, expired, revoked or already used (`invalid_grant`)", body = crate::error::ErrorBody),
+        (status = 403, description = "Cookie mode from an Origin outside the allowlist", body = crate::error::ErrorBody),
+        (status = 413, description = "The body is larger than 16 KiB", body = crate::error::ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = crate::error::ErrorBody),
+        (status = 503, description = "The database is unreachable", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn refresh(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -348,6 +396,21 @@ pub async fn refresh(
 /// `POST /auth/logout`: revokes the session of the presented refresh token.
 /// Answers 204 whether or not the token was known, so the endpoint reveals
 /// nothing about tokens.
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    request_body(content = Option<RefreshRequest>, description = "Optional: without `refresh_token` (or with no body) the token comes from the cookie"),
+    params(("refresh_token" = Option<String>, Cookie, description = "The refresh token in cookie mode, used when the body has no `refresh_token`")),
+    tag = "auth",
+    responses(
+        (status = 204, description = "The session of the token is revoked, if the token was known, and the refresh cookie cleared"),
+        (status = 400, description = "The body is invalid or no refresh token was sent", body = crate::error::ErrorBody),
+        (status = 403, description = "Cookie mode from an Origin outside the allowlist", body = crate::error::ErrorBody),
+        (status = 413, description = "The body is larger than 16 KiB", body = crate::error::ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = crate::error::ErrorBody),
+        (status = 503, description = "The database is unreachable", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn logout(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -377,6 +440,17 @@ pub async fn logout(
 }
 
 /// `POST /auth/logout-all`: revokes every session of the caller.
+#[utoipa::path(
+    post,
+    path = "/auth/logout-all",
+    security(("bearer" = [])),
+    tag = "auth",
+    responses(
+        (status = 204, description = "Every session of the caller is revoked and the refresh cookie cleared"),
+        (status = 401, description = "The bearer token is missing, invalid or expired, or its user is inactive", body = crate::error::ErrorBody),
+        (status = 503, description = "The database is unreachable", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn logout_all(
     state: web::Data<AppState>,
     bearer: Bearer,

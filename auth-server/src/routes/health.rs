@@ -6,11 +6,28 @@ use serde_json::json;
 use crate::state::AppState;
 
 /// `GET /healthz`: the process is up and serving.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The process is up", body = crate::openapi::HealthStatus),
+    )
+)]
 pub async fn liveness() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
 /// `GET /readyz`: the database answers a query.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The database responded to a test query", body = crate::openapi::ReadyStatus),
+        (status = 503, description = "The database is unreachable", body = crate::openapi::NotReadyStatus),
+    )
+)]
 pub async fn readiness(state: web::Data<AppState>) -> HttpResponse {
     match state.db.ping().await {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready", "database": "ok" })),
@@ -27,6 +44,15 @@ pub async fn readiness(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// `GET /metrics`: every metric in the Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Every metric in the OpenMetrics text format", body = String, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        (status = 500, description = "The metrics could not be rendered. The body is empty"),
+    )
+)]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     match state.metrics.render() {
         Ok(text) => HttpResponse::Ok()

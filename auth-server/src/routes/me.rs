@@ -20,7 +20,7 @@ use crate::validation;
 
 /// Body of `PATCH /auth/me`: absent fields stay as they are; `null` clears
 /// the date of birth or phone.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProfileRequest {
     #[serde(default)]
@@ -30,20 +30,34 @@ pub struct UpdateProfileRequest {
     #[serde(default)]
     last_name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(format = Date, example = "1990-12-31")]
     date_of_birth: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     phone: Option<Option<String>>,
 }
 
 /// Body of `POST /auth/me/password`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
+    #[schema(value_type = String, format = Password)]
     current_password: SecretString,
+    #[schema(value_type = String, format = Password)]
     new_password: SecretString,
 }
 
 /// `GET /auth/me`: the caller's profile.
+#[utoipa::path(
+    get,
+    path = "/auth/me",
+    security(("bearer" = [])),
+    tag = "profile",
+    responses(
+        (status = 200, description = "The caller's profile", body = super::views::UserView),
+        (status = 401, description = "The bearer token is missing, invalid or expired, or its user is inactive", body = crate::error::ErrorBody),
+        (status = 503, description = "The database is unreachable", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn get_profile(
     state: web::Data<AppState>,
     bearer: Bearer,
@@ -113,6 +127,22 @@ fn validate_changes(
 
 /// `PATCH /auth/me`: changes names, email, date of birth or phone. The user
 /// id, the `sub` of new tokens and every session stay the same.
+#[utoipa::path(
+    patch,
+    path = "/auth/me",
+    request_body = UpdateProfileRequest,
+    security(("bearer" = [])),
+    tag = "profile",
+    responses(
+        (status = 200, description = "The updated profile", body = super::views::UserView),
+        (status = 400, description = "The body is not valid JSON or has invalid fields, each named in `fields`", body = crate::error::ErrorBody),
+        (status = 401, description = "The bearer token is missing, invalid or expired, or its user is inactive", body = crate::error::ErrorBody),
+        (status = 409, description = "Another user has this email", body = crate::error::ErrorBody),
+        (status = 413, description = "The body is larger than 16 KiB", body = crate::error::ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = crate::error::ErrorBody),
+        (status = 503, description = "The database is unreachable", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn update_profile(
     state: web::Data<AppState>,
     bearer: Bearer,
@@ -137,6 +167,21 @@ pub async fn update_profile(
 
 /// `POST /auth/me/password`: replaces the password after checking the
 /// current one, and revokes every session but the caller's.
+#[utoipa::path(
+    post,
+    path = "/auth/me/password",
+    request_body = ChangePasswordRequest,
+    security(("bearer" = [])),
+    tag = "profile",
+    responses(
+        (status = 204, description = "The password is replaced and every other session of the caller revoked"),
+        (status = 400, description = "The body is invalid, the new password fails the policy or the current one is incorrect", body = crate::error::ErrorBody),
+        (status = 401, description = "The bearer token is missing, invalid or expired, or its user is inactive", body = crate::error::ErrorBody),
+        (status = 413, description = "The body is larger than 16 KiB", body = crate::error::ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = crate::error::ErrorBody),
+        (status = 503, description = "The database is unreachable", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn change_password(
     state: web::Data<AppState>,
     bearer: Bearer,

@@ -1,14 +1,14 @@
 //! Every route of the auth server, registered in one place.
 
-mod admin;
-mod auth;
+pub(crate) mod admin;
+pub(crate) mod auth;
 mod cookies;
-mod health;
-mod me;
-mod oauth;
-mod sessions;
+pub(crate) mod health;
+pub(crate) mod me;
+pub(crate) mod oauth;
+pub(crate) mod sessions;
 mod views;
-mod well_known;
+pub(crate) mod well_known;
 
 use actix_web::web;
 
@@ -38,5 +38,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
         )
         .route("/healthz", web::get().to(health::liveness))
         .route("/readyz", web::get().to(health::readiness))
-        .route("/metrics", web::get().to(health::metrics));
+        .route("/metrics", web::get().to(health::metrics))
+        .route("/openapi.json", web::get().to(crate::openapi::openapi_json));
 }

@@ -67,6 +67,19 @@ fn parse_form(body: &[u8]) -> Result<RevocationRequest, ApiError> {
 /// access tokens are self-contained JWTs that stay valid until their `exp`,
 /// and RFC 7009 allows that in place of `unsupported_token_type`. The hint is
 /// not needed, because every token is looked up as a refresh token.
+#[utoipa::path(
+    post,
+    path = "/oauth/revoke",
+    operation_id = "revoke_token",
+    request_body(content = crate::openapi::RevocationForm, content_type = "application/x-www-form-urlencoded"),
+    tag = "oauth",
+    responses(
+        (status = 200, description = "The request is well-formed, and the session of a known refresh token is revoked", headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, description = "The body is not form-encoded, or `token` is missing or repeated", body = crate::error::ErrorBody),
+        (status = 413, description = "The body is larger than 16 KiB", body = crate::error::ErrorBody),
+        (status = 503, description = "The database is unreachable", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn revoke(
     state: web::Data<AppState>,
     request: HttpRequest,

@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// One session as the list shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct SessionView {
     id: String,
     created_at: DateTime<Utc>,
@@ -23,7 +23,7 @@ struct SessionView {
     current: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct SessionList {
     sessions: Vec<SessionView>,
 }
@@ -41,6 +41,18 @@ fn view(session: Session, current_id: Option<&str>) -> SessionView {
 }
 
 /// `GET /auth/sessions`: the caller's live sessions, most recently used first.
+#[utoipa::path(
+    get,
+    path = "/auth/sessions",
+    operation_id = "list_sessions",
+    security(("bearer" = [])),
+    tag = "sessions",
+    responses(
+        (status = 200, description = "The caller's live sessions, most recently used first", body = SessionList),
+        (status = 401, description = "The bearer token is missing, invalid or expired, or its user is inactive", body = crate::error::ErrorBody),
+        (status = 503, description = "The database is unreachable", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn list(state: web::Data<AppState>, bearer: Bearer) -> Result<HttpResponse, ApiError> {
     let user_id = bearer.user_id;
     let now = state.clock.now_naive();
@@ -59,6 +71,20 @@ pub async fn list(state: web::Data<AppState>, bearer: Bearer) -> Result<HttpResp
 
 /// `DELETE /auth/sessions/{id}`: revokes one of the caller's sessions. Another
 /// user's session id gives 404, exactly like an unknown one.
+#[utoipa::path(
+    delete,
+    path = "/auth/sessions/{id}",
+    operation_id = "revoke_session",
+    params(("id" = String, Path, description = "Session id, as listed by `GET /auth/sessions`")),
+    security(("bearer" = [])),
+    tag = "sessions",
+    responses(
+        (status = 204, description = "The session is revoked"),
+        (status = 401, description = "The bearer token is missing, invalid or expired, or its user is inactive", body = crate::error::ErrorBody),
+        (status = 404, description = "No such session among the caller's", body = crate::error::ErrorBody),
+        (status = 503, description = "The database is unreachable", body = crate::error::ErrorBody),
+    )
+)]
 pub async fn revoke(
     state: web::Data<AppState>,
     bearer: Bearer,

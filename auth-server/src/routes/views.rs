@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::db::users::User;
 
 /// A user as clients see it; the password hash is never included.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: i64,
     pub email: String,

@@ -10,6 +10,14 @@ use crate::state::AppState;
 pub const METADATA_MAX_AGE_SECS: u64 = 300;
 
 /// `GET /.well-known/jwks.json`: every published public key.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "discovery",
+    responses(
+        (status = 200, description = "Every published public key (RFC 7517)", body = auth_shared::jwk::JwkSet, headers(("Cache-Control" = String, description = "`public, max-age=300`"))),
+    )
+)]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     state.metrics.jwks_request();
     HttpResponse::Ok()
@@ -21,6 +29,14 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// `GET /.well-known/openid-configuration`: where the keys and endpoints are.
+#[utoipa::path(
+    get,
+    path = "/.well-known/openid-configuration",
+    tag = "discovery",
+    responses(
+        (status = 200, description = "Server metadata: the issuer, endpoints and algorithms", body = crate::openapi::OpenIdConfiguration, headers(("Cache-Control" = String, description = "`public, max-age=300`"))),
+    )
+)]
 pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
     let issuer = &state.settings.issuer;
     let metadata = json!({
