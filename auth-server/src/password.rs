@@ -75,6 +75,12 @@ pub struct PasswordHasher {
     dummy_hash: Arc<str>,
 }
 
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher").field("cost", &self.cost).finish_non_exhaustive()
+    }
+}
+
 impl PasswordHasher {
     /// Creates a hasher for `cost`, computing the hash that unknown emails are
     /// checked against so their login spends the same bcrypt work.
