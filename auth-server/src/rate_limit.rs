@@ -32,14 +32,19 @@ pub fn client_ip(request: &actix_web::HttpRequest, settings: &Settings) -> IpAdd
         return info
             .realip_remote_addr()
             .and_then(|address| {
-                address
-                    .parse::<IpAddr>()
-                    .ok()
-                    .or_else(|| address.parse::<std::net::SocketAddr>().ok().map(|socket| socket.ip()))
+                address.parse::<IpAddr>().ok().or_else(|| {
+                    address
+                        .parse::<std::net::SocketAddr>()
+                        .ok()
+                        .map(|socket| socket.ip())
+                })
             })
             .unwrap_or(unknown);
     }
-    request.peer_addr().map(|address| address.ip()).unwrap_or(unknown)
+    request
+        .peer_addr()
+        .map(|address| address.ip())
+        .unwrap_or(unknown)
 }
 
 /// A keyed limiter, or none when the limit is switched off with 0.
@@ -49,7 +54,10 @@ struct Limit<K: Hash + Eq + Clone> {
 
 impl<K: Hash + Eq + Clone> Limit<K> {
     fn per_minute(requests: u32) -> Limit<K> {
-        Limit { limiter: NonZeroU32::new(requests).map(|rate| RateLimiter::keyed(Quota::per_minute(rate))) }
+        Limit {
+            limiter: NonZeroU32::new(requests)
+                .map(|rate| RateLimiter::keyed(Quota::per_minute(rate))),
+        }
     }
 
     /// Takes one request from the key's bucket, or returns the whole seconds
@@ -99,18 +107,26 @@ impl RateLimits {
 
     /// Checks a login attempt for `email` (normalized) from `ip`.
     pub fn check_login(&self, ip: IpAddr, email: &str) -> Result<(), ApiError> {
-        self.login_per_ip.check(&ip).map_err(ApiError::RateLimited)?;
-        self.login_per_account.check(&(email.to_owned(), ip)).map_err(ApiError::RateLimited)
+        self.login_per_ip
+            .check(&ip)
+            .map_err(ApiError::RateLimited)?;
+        self.login_per_account
+            .check(&(email.to_owned(), ip))
+            .map_err(ApiError::RateLimited)
     }
 
     /// Checks a registration from `ip`.
     pub fn check_register(&self, ip: IpAddr) -> Result<(), ApiError> {
-        self.register_per_ip.check(&ip).map_err(ApiError::RateLimited)
+        self.register_per_ip
+            .check(&ip)
+            .map_err(ApiError::RateLimited)
     }
 
     /// Checks a refresh from `ip`.
     pub fn check_refresh(&self, ip: IpAddr) -> Result<(), ApiError> {
-        self.refresh_per_ip.check(&ip).map_err(ApiError::RateLimited)
+        self.refresh_per_ip
+            .check(&ip)
+            .map_err(ApiError::RateLimited)
     }
 
     /// Drops the buckets of clients that have been idle long enough to be
@@ -135,7 +151,10 @@ mod tests {
             assert_eq!(limit.check(&1), Ok(()));
         }
         let wait = limit.check(&1);
-        assert!(matches!(wait, Err(seconds) if (1..=20).contains(&seconds)), "{wait:?}");
+        assert!(
+            matches!(wait, Err(seconds) if (1..=20).contains(&seconds)),
+            "{wait:?}"
+        );
         assert_eq!(limit.check(&2), Ok(()), "another key has its own bucket");
     }
 
