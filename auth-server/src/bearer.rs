@@ -46,7 +46,10 @@ fn extract(request: &HttpRequest) -> Result<Bearer, ApiError> {
 
     let token = bearer_token(request).map_err(|kind| match kind {
         AuthErrorKind::MissingToken => ApiError::MissingToken,
-        other => ApiError::BadRequest(format!("invalid Authorization header: {other:?}")),
+        AuthErrorKind::MalformedHeader(problem) => {
+            ApiError::BadRequest(format!("the Authorization header is malformed: {problem}"))
+        }
+        _ => ApiError::BadRequest("the Authorization header is invalid".into()),
     })?;
 
     let now = UNIX_EPOCH + Duration::from_secs(state.clock.now().timestamp().max(0).unsigned_abs());

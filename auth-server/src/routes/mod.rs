@@ -14,6 +14,14 @@ use actix_web::web;
 
 pub use well_known::METADATA_MAX_AGE_SECS;
 
+/// The JSON request bodies of the handlers, public so that fuzz targets parse
+/// exactly the types the handlers parse.
+pub mod bodies {
+    pub use super::admin::UpdateUserRequest;
+    pub use super::auth::{LoginRequest, RefreshRequest, RegisterRequest, parse_date_of_birth};
+    pub use super::me::{ChangePasswordRequest, UpdateProfileRequest};
+}
+
 /// Registers every route of the auth server.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
