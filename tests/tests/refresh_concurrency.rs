@@ -173,7 +173,11 @@ async fn fifty_racers_on_one_server() {
     let server = TestAuthServer::spawn().await;
     let tokens = server.signed_up("race-one@example.com").await;
 
-    let results = race(&[server.base_url.clone()], &tokens.refresh_token).await;
+    let results = race(
+        std::slice::from_ref(&server.base_url),
+        &tokens.refresh_token,
+    )
+    .await;
 
     let family = read_family(&server.state().db, &session_id_of(&tokens.access_token)).await;
     assert_consistent_within_grace(&family, &results, &tokens.refresh_token);

@@ -158,19 +158,6 @@ pub fn lock_family(
     }
 }
 
-/// Finds a refresh token and its session by the token's hash.
-pub fn find_token_with_session(
-    conn: &mut DbConnection,
-    token_hash: &str,
-) -> QueryResult<Option<(RefreshTokenRow, Session)>> {
-    refresh_tokens::table
-        .inner_join(sessions::table)
-        .filter(refresh_tokens::token_hash.eq(token_hash))
-        .select((RefreshTokenRow::as_select(), Session::as_select()))
-        .first(conn)
-        .optional()
-}
-
 /// Records which token a used token was rotated into.
 pub fn set_replaced_by(
     conn: &mut DbConnection,

@@ -90,10 +90,14 @@ pub fn parse_date_of_birth(text: &str, today: NaiveDate) -> Result<NaiveDate, St
     validation::check_date_of_birth(date, today)
 }
 
+/// The normalized email, first name, last name, date of birth and phone of a
+/// valid registration.
+type RegistrationFields = (String, String, String, Option<NaiveDate>, Option<String>);
+
 fn validate_registration(
     request: &RegisterRequest,
     today: NaiveDate,
-) -> Result<(String, String, String, Option<NaiveDate>, Option<String>), ApiError> {
+) -> Result<RegistrationFields, ApiError> {
     let mut errors = BTreeMap::new();
     let mut note = |field: &str, result: Result<(), String>| {
         if let Err(message) = result {

@@ -63,7 +63,7 @@ pub struct IssuedRefresh {
 /// The result of presenting a refresh token.
 #[derive(Debug)]
 pub enum RotateOutcome {
-    Rotated(IssuedRefresh),
+    Rotated(Box<IssuedRefresh>),
     /// The token is unknown, expired or revoked; the reason is for the client.
     Rejected(&'static str),
     /// A used token came back after the grace window; its session is revoked.
@@ -208,14 +208,14 @@ pub fn rotate(
         sessions::touch_session(conn, &session.id, now)?;
 
         let permissions = users::permissions_of(conn, user.id)?;
-        Ok(RotateOutcome::Rotated(IssuedRefresh {
+        Ok(RotateOutcome::Rotated(Box::new(IssuedRefresh {
             session_id: session.id,
             refresh_token,
             issued_at: now,
             expires_at,
             user,
             permissions,
-        }))
+        })))
     })
 }
 
