@@ -10,10 +10,12 @@ use serde::{Deserialize, Serialize};
 use super::cookies;
 use super::views::UserView;
 use crate::bearer::Bearer;
+use crate::config::Settings;
 use crate::db::{sessions as session_queries, users};
 use crate::error::ApiError;
 use crate::json::{self, JsonBody};
 use crate::password;
+use crate::rate_limit;
 use crate::service::accounts::{self, Registration};
 use crate::service::sessions::{self, ClientInfo, IssuedRefresh, RotateOutcome};
 use crate::state::AppState;
@@ -155,6 +157,7 @@ fn validate_registration(
         (status = 201, description = "The user is created", body = super::views::UserView),
         (status = 400, description = "The body is not valid JSON or has invalid fields, each named in `fields`", body = crate::error::ErrorBody),
         (status = 409, description = "A user with this email already exists", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many registrations from this client IP; `Retry-After` gives the seconds to wait", body = crate::error::ErrorBody),
         (status = 413, description = "The body is larger than 16 KiB", body = crate::error::ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = crate::error::ErrorBody),
         (status = 503, description = "The database is unreachable", body = crate::error::ErrorBody),
@@ -162,11 +165,19 @@ fn validate_registration(
 )]
 pub async fn register(
     state: web::Data<AppState>,
+    http_request: HttpRequest,
     JsonBody(request): JsonBody<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let ip = rate_limit::client_ip(&http_request, &state.settings);
+    state
+        .rate_limits
+        .check_register(ip)
+        .inspect_err(|_| state.metrics.registration("rate_limited"))?;
+
     let now = state.clock.now_naive();
     let (email, first_name, last_name, date_of_birth, phone) =
-        validate_registration(&request, now.date())?;
+        validate_registration(&request, now.date())
+            .inspect_err(|_| state.metrics.registration("invalid"))?;
 
     let password_hash = state.hasher.hash(&request.password).await?;
     let registration = Registration {
@@ -183,19 +194,27 @@ pub async fn register(
     let user = state
         .db
         .run(move |conn| accounts::register(conn, &registration, now))
-        .await?;
+        .await
+        .inspect_err(|error| {
+            let outcome = match error {
+                ApiError::EmailTaken => "email_taken",
+                _ => "error",
+            };
+            state.metrics.registration(outcome);
+        })?;
+    state.metrics.registration("created");
     tracing::info!(user_id = user.id, "user registered");
 
     Ok(HttpResponse::Created().json(UserView::new(user, Vec::new())))
 }
 
-fn client_info(request: &HttpRequest) -> ClientInfo {
+fn client_info(request: &HttpRequest, settings: &Settings) -> ClientInfo {
     let user_agent = request
         .headers()
         .get(actix_web::http::header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
         .map(|text| text.chars().take(256).collect());
-    let ip_address = request.peer_addr().map(|address| address.ip().to_string());
+    let ip_address = Some(rate_limit::client_ip(request, settings).to_string());
     ClientInfo {
         user_agent,
         ip_address,
@@ -255,6 +274,7 @@ fn token_response(
         (status = 200, description = "The password matches and a session starts", body = TokenResponse, headers(("Cache-Control" = String, description = "`no-store`"), ("Set-Cookie" = String, description = "In cookie mode, the HttpOnly `refresh_token` cookie"))),
         (status = 400, description = "The body is not valid JSON or the email is invalid", body = crate::error::ErrorBody),
         (status = 401, description = "Unknown email, wrong password or inactive user (`invalid_grant`)", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many login attempts from this client IP, or for this account from this IP; `Retry-After` gives the seconds to wait", body = crate::error::ErrorBody),
         (status = 413, description = "The body is larger than 16 KiB", body = crate::error::ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = crate::error::ErrorBody),
         (status = 503, description = "The database is unreachable", body = crate::error::ErrorBody),
@@ -267,6 +287,12 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let email = validation::normalize_email(&request.email)
         .map_err(|message| ApiError::field("email", message))?;
+    let ip = rate_limit::client_ip(&http_request, &state.settings);
+    if let Err(error) = state.rate_limits.check_login(ip, &email) {
+        state.metrics.login("rate_limited");
+        tracing::warn!(event = "login_rate_limited", %ip, "login attempts over the rate limit");
+        return Err(error);
+    }
 
     let lookup_email = email.clone();
     let user = state
@@ -279,18 +305,20 @@ pub async fn login(
     let user = match user {
         Some(user) if password_matches && user.is_active => user,
         _ => {
-            tracing::warn!(event = "login_failed", "login failed");
+            state.metrics.login("invalid_credentials");
+            tracing::warn!(event = "login_failed", %ip, "login failed");
             return Err(ApiError::InvalidCredentials);
         }
     };
 
     let policy = state.refresh_policy();
-    let client = client_info(&http_request);
+    let client = client_info(&http_request, &state.settings);
     let now = state.clock.now_naive();
     let issued = state
         .db
         .run(move |conn| Ok::<_, ApiError>(sessions::start(conn, user, &policy, &client, now)?))
         .await?;
+    state.metrics.login("success");
     tracing::info!(user_id = issued.user.id, session_id = %issued.session_id, "login succeeded");
 
     token_response(&state, &issued, request.token_delivery)
@@ -344,6 +372,7 @@ fn presented_token(
         (status = 200, description = "The refresh token is rotated and a new access token issued", body = TokenResponse, headers(("Cache-Control" = String, description = "`no-store`"), ("Set-Cookie" = String, description = "In cookie mode, the HttpOnly `refresh_token` cookie"))),
         (status = 400, description = "The body is invalid or no refresh token was sent", body = crate::error::ErrorBody),
         (status = 401, description = "The refresh token is unknown, expired, revoked or already used (`invalid_grant`)", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many refreshes from this client IP; `Retry-After` gives the seconds to wait", body = crate::error::ErrorBody),
         (status = 403, description = "Cookie mode from an Origin outside the allowlist", body = crate::error::ErrorBody),
         (status = 413, description = "The body is larger than 16 KiB", body = crate::error::ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = crate::error::ErrorBody),
@@ -355,6 +384,11 @@ pub async fn refresh(
     request: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    let ip = rate_limit::client_ip(&request, &state.settings);
+    state
+        .rate_limits
+        .check_refresh(ip)
+        .inspect_err(|_| state.metrics.refresh("rate_limited"))?;
     let presented = presented_token(&state, &request, &body)?;
 
     let policy = state.refresh_policy();
@@ -367,9 +401,11 @@ pub async fn refresh(
 
     let error = match outcome {
         RotateOutcome::Rotated(issued) => {
+            state.metrics.refresh("rotated");
             return token_response(&state, &issued, presented.delivery);
         }
         RotateOutcome::Rejected(reason) => {
+            state.metrics.refresh("rejected");
             tracing::info!(event = "refresh_rejected", reason, "refresh token rejected");
             ApiError::InvalidGrant(reason)
         }
@@ -377,6 +413,7 @@ pub async fn refresh(
             session_id,
             user_id,
         } => {
+            state.metrics.refresh("reuse_detected");
             tracing::warn!(
                 event = "refresh_token_reuse",
                 user_id,
