@@ -86,6 +86,32 @@ pub fn check_date_of_birth(date: NaiveDate, today: NaiveDate) -> Result<NaiveDat
     Ok(date)
 }
 
+/// The most characters in a permission name.
+pub const MAX_PERMISSION_CHARS: usize = 64;
+
+/// Checks a permission name: lower-case ASCII letters, digits and `:._-`,
+/// starting with a letter or digit. `admin` is reserved: it reaches the
+/// `scope` claim through the staff and superuser flags only.
+pub fn check_permission_name(name: &str) -> Result<(), String> {
+    let valid_chars = name.chars().all(|c| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, ':' | '.' | '_' | '-')
+    });
+    let starts_well = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+
+    if !valid_chars || !starts_well || name.len() > MAX_PERMISSION_CHARS {
+        return Err(format!(
+            "{name:?} is not a permission name: use 1 to {MAX_PERMISSION_CHARS} lower-case letters, digits or :._- such as reports:read"
+        ));
+    }
+    if name == auth_shared::claims::ADMIN_SCOPE {
+        return Err("\"admin\" is granted through is_staff, not as a permission".into());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,30 +173,4 @@ mod tests {
         assert!(check_date_of_birth(future, today).is_err());
         assert!(check_date_of_birth(ancient, today).is_err());
     }
-}
-
-/// The most characters in a permission name.
-pub const MAX_PERMISSION_CHARS: usize = 64;
-
-/// Checks a permission name: lower-case ASCII letters, digits and `:._-`,
-/// starting with a letter or digit. `admin` is reserved: it reaches the
-/// `scope` claim through the staff and superuser flags only.
-pub fn check_permission_name(name: &str) -> Result<(), String> {
-    let valid_chars = name.chars().all(|c| {
-        c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, ':' | '.' | '_' | '-')
-    });
-    let starts_well = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-
-    if !valid_chars || !starts_well || name.len() > MAX_PERMISSION_CHARS {
-        return Err(format!(
-            "{name:?} is not a permission name: use 1 to {MAX_PERMISSION_CHARS} lower-case letters, digits or :._- such as reports:read"
-        ));
-    }
-    if name == auth_shared::claims::ADMIN_SCOPE {
-        return Err("\"admin\" is granted through is_staff, not as a permission".into());
-    }
-    Ok(())
 }
