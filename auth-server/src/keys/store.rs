@@ -39,7 +39,7 @@ pub struct Manifest {
     pub keys: Vec<KeyEntry>,
 }
 
-/// Where a key stands at a given time.
+/// The state of a key at a given time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyState {
     /// Published; starts signing at its activation time.
