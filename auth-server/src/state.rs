@@ -9,8 +9,8 @@ use crate::config::Settings;
 use crate::db::Database;
 use crate::keys::KeyRingHandle;
 use crate::metrics::Metrics;
-use crate::rate_limit::RateLimits;
 use crate::password::PasswordHasher;
+use crate::rate_limit::RateLimits;
 use crate::service::sessions::RefreshPolicy;
 
 /// The current time, shifted by an offset that tests can move forward to
