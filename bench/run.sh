@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release --locked -p auth-server -p resource-server -p bench
-exec ./target/release/bench "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/bench" "$@"
