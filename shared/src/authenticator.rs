@@ -2,13 +2,20 @@
 //! is what an API registers as app data so that the extractors can check
 //! bearer tokens.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use aws_lc_rs::digest;
 
 use crate::claims::AccessClaims;
 use crate::clock::{Clock, SystemClock};
 use crate::jwks::JwksClient;
 use crate::verifier::{Verifier, VerifyError};
+
+/// How many verified tokens are remembered. Each entry is one token's claims,
+/// a few hundred bytes.
+pub const VERIFIED_TOKEN_CACHE_CAPACITY: usize = 4096;
 
 /// Default `realm` of `WWW-Authenticate` challenges.
 pub const DEFAULT_REALM: &str = "api";
@@ -27,6 +34,52 @@ pub struct Authenticator {
     clock: Arc<dyn Clock>,
     realm: Arc<str>,
     observer: Option<VerificationObserver>,
+    verified: Arc<VerifiedTokens>,
+}
+
+/// Claims of tokens that passed full verification, keyed by the SHA-256 of
+/// the whole token text (signature included), so a client that sends the same
+/// access token with every request pays for one RSA verification.
+///
+/// A hit is only a shortcut for the signature: the token's `kid` must still
+/// be in the current key set (a retired key stops its tokens at once) and
+/// the claims are checked against the clock again, so an expired token is
+/// rejected exactly as without the cache.
+#[derive(Default)]
+struct VerifiedTokens {
+    entries: Mutex<HashMap<[u8; 32], Arc<AccessClaims>>>,
+}
+
+impl VerifiedTokens {
+    fn key(token: &str) -> [u8; 32] {
+        let mut key = [0u8; 32];
+        key.copy_from_slice(digest::digest(&digest::SHA256, token.as_bytes()).as_ref());
+        key
+    }
+
+    fn get(&self, key: &[u8; 32]) -> Option<Arc<AccessClaims>> {
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        entries.get(key).cloned()
+    }
+
+    /// Remembers `claims`; when the cache is full it first drops expired
+    /// entries, and empties itself if that frees nothing.
+    fn insert(&self, key: [u8; 32], claims: Arc<AccessClaims>, now: i64) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if entries.len() >= VERIFIED_TOKEN_CACHE_CAPACITY {
+            entries.retain(|_, cached| cached.exp > now);
+            if entries.len() >= VERIFIED_TOKEN_CACHE_CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(key, claims);
+    }
 }
 
 impl fmt::Debug for Authenticator {
@@ -51,6 +104,7 @@ impl Authenticator {
             clock: Arc::new(SystemClock),
             realm: Arc::from(DEFAULT_REALM),
             observer: None,
+            verified: Arc::default(),
         }
     }
 
@@ -103,8 +157,8 @@ impl Authenticator {
         result
     }
 
-    async fn verify(&self, token: &str) -> Result<AccessClaims, VerifyError> {
-        let token = self.verifier.parse(token)?;
+    async fn verify(&self, token_text: &str) -> Result<AccessClaims, VerifyError> {
+        let token = self.verifier.parse(token_text)?;
 
         let mut keys = self.jwks.keys();
         if !keys.contains(token.kid()) {
@@ -114,6 +168,21 @@ impl Authenticator {
             }
         }
 
-        self.verifier.verify_parsed(&token, &keys, self.clock.now())
+        let now = self.clock.now();
+        let cache_key = VerifiedTokens::key(token_text);
+        if let Some(claims) = self.verified.get(&cache_key)
+            && keys.contains(token.kid())
+        {
+            self.verifier.recheck_claims(&claims, now)?;
+            return Ok(AccessClaims::clone(&claims));
+        }
+
+        let claims = self.verifier.verify_parsed(&token, &keys, now)?;
+        self.verified.insert(
+            cache_key,
+            Arc::new(claims.clone()),
+            crate::clock::unix_seconds(now),
+        );
+        Ok(claims)
     }
 }

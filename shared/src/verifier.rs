@@ -285,6 +285,17 @@ impl Verifier {
         Ok(claims)
     }
 
+    /// Checks the claims of a token that already passed [`Verifier::verify`]
+    /// against the time `now`: `exp`, `nbf` and `iat` with the leeway, and
+    /// the issuer and audience. Used to reuse an earlier verification.
+    pub fn recheck_claims(
+        &self,
+        claims: &AccessClaims,
+        now: SystemTime,
+    ) -> Result<(), VerifyError> {
+        self.check_claims(claims, unix_seconds(now))
+    }
+
     fn check_claims(&self, claims: &AccessClaims, now: i64) -> Result<(), VerifyError> {
         let leeway = i64::try_from(self.config.leeway.as_secs()).unwrap_or(i64::MAX);
 
