@@ -4,6 +4,7 @@
 //! is wrong with it; handlers collect the messages per field.
 
 use chrono::{Datelike, NaiveDate};
+use unicode_normalization::UnicodeNormalization;
 
 /// The longest email address SMTP can carry (RFC 5321: 254 octets in a path).
 pub const MAX_EMAIL_BYTES: usize = 254;
@@ -12,14 +13,14 @@ pub const MAX_NAME_CHARS: usize = 150;
 /// The most characters in a phone number as typed.
 pub const MAX_PHONE_CHARS: usize = 32;
 
-/// Trims and lower-cases an email address and checks its shape: one `@`, a
+/// Trims, NFC-normalizes and lower-cases an email address and checks its shape: one `@`, a
 /// non-empty local part, a domain with a dot, no spaces or control characters.
 ///
 /// Lower-casing the whole address makes emails unique case-insensitively.
 /// Mail servers may treat the local part as case-sensitive, but no two real
 /// users share an address that differs only in case.
 pub fn normalize_email(raw: &str) -> Result<String, String> {
-    let email = raw.trim().to_lowercase();
+    let email = raw.trim().nfc().collect::<String>().to_lowercase();
 
     if email.is_empty() {
         return Err("must not be empty".into());
@@ -122,6 +123,14 @@ mod tests {
             normalize_email("  Alice@Example.COM "),
             Ok("alice@example.com".to_owned())
         );
+    }
+
+    #[test]
+    fn email_unicode_forms_match() {
+        let composed = normalize_email("jos\u{e9}@example.com");
+        let decomposed = normalize_email("jose\u{301}@example.com");
+
+        assert_eq!(composed, decomposed);
     }
 
     #[test]

@@ -382,13 +382,14 @@ fn presented_token(
 pub async fn refresh(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let ip = rate_limit::client_ip(&request, &state.settings);
     state
         .rate_limits
         .check_refresh(ip)
         .inspect_err(|_| state.metrics.refresh("rate_limited"))?;
+    let body = json::read_body(&request, &mut payload.into_inner()).await?;
     let presented = presented_token(&state, &request, &body)?;
 
     let policy = state.refresh_policy();
@@ -455,8 +456,9 @@ pub async fn refresh(
 pub async fn logout(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let body = json::read_body(&request, &mut payload.into_inner()).await?;
     let presented = presented_token(&state, &request, &body)?;
 
     let now = state.clock.now_naive();

@@ -83,9 +83,10 @@ fn parse_form(body: &[u8]) -> Result<RevocationRequest, ApiError> {
 pub async fn revoke(
     state: web::Data<AppState>,
     request: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     require_form_content_type(&request)?;
+    let body = crate::json::read_body(&request, &mut payload.into_inner()).await?;
     let form = parse_form(&body)?;
 
     let now = state.clock.now_naive();
