@@ -167,7 +167,11 @@ impl Settings {
             key_reload_interval: parse_seconds(&get, "AUTH_KEY_RELOAD_SECS", 10)?,
             purge_interval: parse_seconds(&get, "AUTH_PURGE_INTERVAL_SECS", 3600)?,
             rate_limit_login_per_ip: parse_number(&get, "AUTH_RATE_LIMIT_LOGIN_PER_IP", 30)?,
-            rate_limit_login_per_account: parse_number(&get, "AUTH_RATE_LIMIT_LOGIN_PER_ACCOUNT", 10)?,
+            rate_limit_login_per_account: parse_number(
+                &get,
+                "AUTH_RATE_LIMIT_LOGIN_PER_ACCOUNT",
+                10,
+            )?,
             rate_limit_register_per_ip: parse_number(&get, "AUTH_RATE_LIMIT_REGISTER_PER_IP", 10)?,
             rate_limit_refresh_per_ip: parse_number(&get, "AUTH_RATE_LIMIT_REFRESH_PER_IP", 600)?,
             trust_forwarded_for: parse_bool(&get, "AUTH_TRUST_FORWARDED_FOR")?,
@@ -243,11 +247,17 @@ fn parse_number<T: std::str::FromStr>(
     }
 }
 
-fn parse_bool(get: &impl Fn(&str) -> Option<String>, variable: &'static str) -> Result<bool, ConfigError> {
+fn parse_bool(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<bool, ConfigError> {
     match get(variable).as_deref() {
         None | Some("false" | "0" | "no") => Ok(false),
         Some("true" | "1" | "yes") => Ok(true),
-        Some(other) => Err(invalid(variable, format!("expected true or false, found {other:?}"))),
+        Some(other) => Err(invalid(
+            variable,
+            format!("expected true or false, found {other:?}"),
+        )),
     }
 }
 
