@@ -47,7 +47,14 @@ pub struct Authenticator {
 /// rejected exactly as without the cache.
 #[derive(Default)]
 struct VerifiedTokens {
-    entries: Mutex<HashMap<[u8; 32], Arc<AccessClaims>>>,
+    entries: Mutex<HashMap<[u8; 32], VerifiedToken>>,
+}
+
+/// A token that passed full verification: its `kid` and claims.
+#[derive(Clone)]
+struct VerifiedToken {
+    kid: Arc<str>,
+    claims: Arc<AccessClaims>,
 }
 
 impl VerifiedTokens {
@@ -57,7 +64,7 @@ impl VerifiedTokens {
         key
     }
 
-    fn get(&self, key: &[u8; 32]) -> Option<Arc<AccessClaims>> {
+    fn get(&self, key: &[u8; 32]) -> Option<VerifiedToken> {
         let entries = self
             .entries
             .lock()
@@ -65,20 +72,20 @@ impl VerifiedTokens {
         entries.get(key).cloned()
     }
 
-    /// Remembers `claims`; when the cache is full it first drops expired
-    /// entries, and empties itself if that frees nothing.
-    fn insert(&self, key: [u8; 32], claims: Arc<AccessClaims>, now: i64) {
+    /// Remembers a verified token; when the cache is full it first drops
+    /// expired entries, and empties itself if that frees nothing.
+    fn insert(&self, key: [u8; 32], token: VerifiedToken, now: i64) {
         let mut entries = self
             .entries
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if entries.len() >= VERIFIED_TOKEN_CACHE_CAPACITY {
-            entries.retain(|_, cached| cached.exp > now);
+            entries.retain(|_, cached| cached.claims.exp > now);
             if entries.len() >= VERIFIED_TOKEN_CACHE_CAPACITY {
                 entries.clear();
             }
         }
-        entries.insert(key, claims);
+        entries.insert(key, token);
     }
 }
 
@@ -158,8 +165,20 @@ impl Authenticator {
     }
 
     async fn verify(&self, token_text: &str) -> Result<AccessClaims, VerifyError> {
-        let token = self.verifier.parse(token_text)?;
+        let now = self.clock.now();
 
+        // A token seen before skips parsing and the signature check. The size
+        // bound comes first, so no one can make this hash a huge input.
+        let cache_key = (token_text.len() <= self.verifier.config().max_token_bytes)
+            .then(|| VerifiedTokens::key(token_text));
+        if let Some(cached) = cache_key.as_ref().and_then(|key| self.verified.get(key))
+            && self.jwks.keys().contains(&cached.kid)
+        {
+            self.verifier.recheck_claims(&cached.claims, now)?;
+            return Ok(AccessClaims::clone(&cached.claims));
+        }
+
+        let token = self.verifier.parse(token_text)?;
         let mut keys = self.jwks.keys();
         if !keys.contains(token.kid()) {
             keys = self.jwks.keys_for_unknown_kid(token.kid()).await;
@@ -168,21 +187,15 @@ impl Authenticator {
             }
         }
 
-        let now = self.clock.now();
-        let cache_key = VerifiedTokens::key(token_text);
-        if let Some(claims) = self.verified.get(&cache_key)
-            && keys.contains(token.kid())
-        {
-            self.verifier.recheck_claims(&claims, now)?;
-            return Ok(AccessClaims::clone(&claims));
-        }
-
         let claims = self.verifier.verify_parsed(&token, &keys, now)?;
-        self.verified.insert(
-            cache_key,
-            Arc::new(claims.clone()),
-            crate::clock::unix_seconds(now),
-        );
+        if let Some(key) = cache_key {
+            let verified = VerifiedToken {
+                kid: Arc::from(token.kid()),
+                claims: Arc::new(claims.clone()),
+            };
+            self.verified
+                .insert(key, verified, crate::clock::unix_seconds(now));
+        }
         Ok(claims)
     }
 }
