@@ -164,7 +164,8 @@ fn corpus() -> Vec<Case> {
     // Authenticated requests by an ordinary user.
     cases.extend([
         with_bearer(Method::PATCH, case("profile sets is_staff", "/auth/me", JSON, r#"{"is_staff":true}"#, S::BAD_REQUEST, Some("is_staff"))),
-        with_bearer(Method::PATCH, case("profile takes another user's email", "/auth/me", JSON, r#"{"email":"ROOT@example.com"}"#, S::CONFLICT, None)),
+        with_bearer(Method::PATCH, case("profile takes another user's email", "/auth/me", JSON, r#"{"email":"ROOT@example.com","current_password":"correct horse battery"}"#, S::CONFLICT, None)),
+        with_bearer(Method::PATCH, case("profile email change without password", "/auth/me", JSON, r#"{"email":"new@example.com"}"#, S::BAD_REQUEST, Some("current_password"))),
         with_bearer(Method::PATCH, case("profile date of birth in 30000", "/auth/me", JSON, r#"{"date_of_birth":"30000-01-01"}"#, S::BAD_REQUEST, Some("date_of_birth"))),
         with_bearer(Method::PATCH, case("profile name with a bell", "/auth/me", JSON, r#"{"first_name":"\u0007"}"#, S::BAD_REQUEST, Some("first_name"))),
         with_bearer(Method::POST, case("password change with a wrong current password", "/auth/me/password", JSON, r#"{"current_password":"wrong horse battery","new_password":"another horse battery"}"#, S::BAD_REQUEST, Some("current_password"))),
@@ -280,6 +281,16 @@ async fn hostile_requests_get_4xx_and_change_nothing() {
         }
         let response = match request.send().await {
             Ok(response) => response,
+            // The server answers 413 as soon as the body passes the limit and
+            // closes the connection, so the client may fail while still
+            // sending a huge body. Nothing was stored either way.
+            Err(error)
+                if case.expected == StatusCode::PAYLOAD_TOO_LARGE
+                    && case.body.len() > 1024 * 1024
+                    && error.is_request() =>
+            {
+                continue;
+            }
             Err(error) => {
                 failures.push(format!("{}: request failed: {error}", case.name));
                 continue;

@@ -171,6 +171,7 @@ async fn profile_update_keeps_identity_and_sessions() {
         .bearer_auth(&tokens.access_token)
         .json(&json!({
             "email": "After@Example.com",
+            "current_password": "correct horse battery",
             "first_name": "Ada",
             "last_name": "Lovelace",
             "date_of_birth": "1990-12-10",
@@ -226,7 +227,7 @@ async fn profile_email_change_to_taken_email_conflicts() {
         .client
         .patch(server.url("/auth/me"))
         .bearer_auth(&tokens.access_token)
-        .json(&json!({ "email": "TAKEN@example.com", "first_name": "Changed" }))
+        .json(&json!({ "email": "TAKEN@example.com", "current_password": "correct horse battery", "first_name": "Changed" }))
         .send()
         .await
         .unwrap();
@@ -240,4 +241,55 @@ async fn profile_email_change_to_taken_email_conflicts() {
         .unwrap();
     assert_eq!(me["email"], "mover@example.com");
     assert_eq!(me["first_name"], "", "a failed update changes nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_change_needs_current_password() {
+    let server = TestAuthServer::spawn().await;
+    let tokens = server.signed_up("owner@example.com").await;
+    let patch = |body: Value| {
+        server
+            .client
+            .patch(server.url("/auth/me"))
+            .bearer_auth(&tokens.access_token)
+            .json(&body)
+            .send()
+    };
+
+    let without = patch(json!({ "email": "thief@example.com" }))
+        .await
+        .unwrap();
+    assert_eq!(without.status(), StatusCode::BAD_REQUEST);
+    let body: Value = without.json().await.unwrap();
+    assert!(body["fields"]["current_password"].is_string(), "{body}");
+
+    let wrong =
+        patch(json!({ "email": "thief@example.com", "current_password": "not the password" }))
+            .await
+            .unwrap();
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+
+    let same_email = patch(json!({ "email": "OWNER@example.com", "first_name": "Own" }))
+        .await
+        .unwrap();
+    assert_eq!(
+        same_email.status(),
+        StatusCode::OK,
+        "re-sending the current email needs no password"
+    );
+
+    let me: Value = server
+        .get("/auth/me", Some(&tokens.access_token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email"], "owner@example.com");
+    assert_eq!(
+        server
+            .login("owner@example.com", "correct horse battery")
+            .await
+            .status(),
+        StatusCode::OK
+    );
 }

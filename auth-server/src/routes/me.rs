@@ -34,6 +34,10 @@ pub struct UpdateProfileRequest {
     date_of_birth: Option<Option<String>>,
     #[serde(default, deserialize_with = "double_option")]
     phone: Option<Option<String>>,
+    /// Required when `email` changes, because the email is the login name.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = Password)]
+    current_password: Option<SecretString>,
 }
 
 /// Body of `POST /auth/me/password`.
@@ -125,6 +129,24 @@ fn validate_changes(
     }
 }
 
+/// Fails with a field error unless `password` is present and matches `hash`.
+async fn check_current_password(
+    state: &AppState,
+    password: Option<&SecretString>,
+    hash: &str,
+) -> Result<(), ApiError> {
+    let Some(password) = password else {
+        return Err(ApiError::field(
+            "current_password",
+            "is required to change the email",
+        ));
+    };
+    if !state.hasher.verify(password, Some(hash)).await? {
+        return Err(ApiError::field("current_password", "is incorrect"));
+    }
+    Ok(())
+}
+
 /// `PATCH /auth/me`: changes names, email, date of birth or phone. The user
 /// id, the `sub` of new tokens and every session stay the same.
 #[utoipa::path(
@@ -148,19 +170,33 @@ pub async fn update_profile(
     bearer: Bearer,
     JsonBody(request): JsonBody<UpdateProfileRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let current_password = request.current_password.clone();
     let changes = validate_changes(request, state.clock.now_naive().date())?;
     let user_id = bearer.user_id;
 
+    let (current, _) = state
+        .db
+        .run(move |conn| accounts::active_user(conn, user_id))
+        .await?;
+    let email_changes = changes
+        .email
+        .as_ref()
+        .is_some_and(|email| *email != current.email);
+    if email_changes {
+        check_current_password(&state, current_password.as_ref(), &current.password_hash).await?;
+    }
+
+    // Sessions stay live: the user id, and so the `sub` of every token, does
+    // not change with the email.
     let (user, permissions) = state
         .db
         .run(move |conn| {
-            accounts::active_user(conn, user_id)?;
             let user = accounts::update_profile(conn, user_id, &changes)?;
             let permissions = users::permissions_of(conn, user_id)?;
             Ok::<_, ApiError>((user, permissions))
         })
         .await?;
-    tracing::info!(user_id, "profile updated");
+    tracing::info!(user_id, email_changed = email_changes, "profile updated");
 
     Ok(no_store_json(UserView::new(user, permissions)))
 }
