@@ -43,6 +43,10 @@ pub struct Settings {
     /// waits for a pooled connection before it fails with 503 while the
     /// database is unreachable.
     pub database_connect_timeout: Duration,
+    /// `AUTH_DATABASE_QUERY_TIMEOUT_SECS`, default 10: how long a request waits
+    /// for its database work before it fails with 503; on PostgreSQL also the
+    /// `statement_timeout` of every connection.
+    pub database_query_timeout: Duration,
     /// `AUTH_ISSUER`, default `http://127.0.0.1:8080`: the `iss` of every token
     /// and the base URL of the discovery metadata, without a trailing slash.
     pub issuer: String,
@@ -151,6 +155,7 @@ impl Settings {
             database_url,
             database_max_connections: parse_number(&get, "AUTH_DATABASE_MAX_CONNECTIONS", 10)?,
             database_connect_timeout: parse_seconds(&get, "AUTH_DATABASE_CONNECT_TIMEOUT_SECS", 5)?,
+            database_query_timeout: parse_seconds(&get, "AUTH_DATABASE_QUERY_TIMEOUT_SECS", 10)?,
             issuer: parse_issuer(get("AUTH_ISSUER"))?,
             audience: get("AUTH_AUDIENCE").unwrap_or_else(|| "api".into()),
             signing_key_file: get("AUTH_SIGNING_KEY_FILE").map(PathBuf::from),

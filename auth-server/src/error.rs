@@ -166,7 +166,7 @@ impl From<DbError> for ApiError {
         use diesel::result::{DatabaseErrorKind, Error as Diesel};
 
         match error {
-            DbError::Pool(_) => ApiError::Unavailable,
+            DbError::Pool(_) | DbError::TimedOut(_) => ApiError::Unavailable,
             DbError::Query(Diesel::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => {
                 ApiError::Unavailable
             }

@@ -130,6 +130,7 @@ async fn prepare_state(settings: Settings, clock: Clock) -> Result<AppState, Sta
         &settings.database_url,
         settings.database_max_connections,
         settings.database_connect_timeout,
+        settings.database_query_timeout,
     );
     let migrate_db = db.clone();
     tokio::task::spawn_blocking(move || migrate_db.migrate())

@@ -1,9 +1,10 @@
-//! A TCP proxy on 127.0.0.1 that a test can cut and restore, to simulate a
-//! database outage without stopping the shared database server.
+//! A TCP proxy on 127.0.0.1 that a test can cut, freeze and restore, to
+//! simulate a database outage without stopping the shared database server.
 //!
 //! While the proxy is cut, every live connection is closed and new
 //! connections are accepted and closed at once, so a client sees a dropped
-//! connection rather than a timeout.
+//! connection. While it is frozen, connections stay open but no byte moves,
+//! so a client sees a server that stopped answering.
 
 use std::net::SocketAddr;
 
@@ -11,11 +12,19 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// What the proxy does with connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Forward,
+    Cut,
+    Frozen,
+}
+
 /// A running proxy to one upstream address. Dropping it stops the proxy and
 /// closes every connection through it.
 pub struct TcpProxy {
     address: SocketAddr,
-    cut: watch::Sender<bool>,
+    mode: watch::Sender<Mode>,
     accept_task: JoinHandle<()>,
 }
 
@@ -26,25 +35,25 @@ impl TcpProxy {
             .await
             .expect("bind the proxy to a free port");
         let address = listener.local_addr().expect("proxy address");
-        let (cut, _) = watch::channel(false);
+        let (mode, _) = watch::channel(Mode::Forward);
 
-        let accept_cut = cut.clone();
+        let accept_mode = mode.clone();
         let accept_task = tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else {
                     continue;
                 };
-                if *accept_cut.borrow() {
+                if *accept_mode.borrow() == Mode::Cut {
                     drop(client);
                     continue;
                 }
-                tokio::spawn(forward(client, upstream, accept_cut.subscribe()));
+                tokio::spawn(forward(client, upstream, accept_mode.subscribe()));
             }
         });
 
         TcpProxy {
             address,
-            cut,
+            mode,
             accept_task,
         }
     }
@@ -58,29 +67,47 @@ impl TcpProxy {
     ///
     /// [`restore`]: TcpProxy::restore
     pub fn cut(&self) {
-        self.cut.send_replace(true);
+        self.mode.send_replace(Mode::Cut);
+    }
+
+    /// Stops moving bytes on every connection, old and new, while keeping
+    /// them open, until [`cut`] or [`restore`]. Connections frozen mid-query
+    /// are closed when the proxy is cut.
+    ///
+    /// [`cut`]: TcpProxy::cut
+    /// [`restore`]: TcpProxy::restore
+    pub fn freeze(&self) {
+        self.mode.send_replace(Mode::Frozen);
     }
 
     /// Forwards new connections again.
     pub fn restore(&self) {
-        self.cut.send_replace(false);
+        self.mode.send_replace(Mode::Forward);
     }
 }
 
 impl Drop for TcpProxy {
     fn drop(&mut self) {
-        self.cut.send_replace(true);
+        self.mode.send_replace(Mode::Cut);
         self.accept_task.abort();
     }
 }
 
-/// Copies bytes both ways until either side closes or the proxy is cut.
-async fn forward(mut client: TcpStream, upstream: SocketAddr, mut cut: watch::Receiver<bool>) {
+/// Copies bytes both ways until either side closes or the proxy is cut; a
+/// freeze holds the connection silent until the proxy is cut.
+async fn forward(mut client: TcpStream, upstream: SocketAddr, mut mode: watch::Receiver<Mode>) {
+    if *mode.borrow() == Mode::Frozen && mode.wait_for(|mode| *mode != Mode::Frozen).await.is_err()
+    {
+        return;
+    }
     let Ok(mut server) = TcpStream::connect(upstream).await else {
         return;
     };
-    tokio::select! {
-        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-        _ = cut.wait_for(|is_cut| *is_cut) => {}
+    let stopped = tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => None,
+        changed = mode.wait_for(|mode| *mode != Mode::Forward) => changed.ok().map(|mode| *mode),
+    };
+    if stopped == Some(Mode::Frozen) {
+        let _ = mode.wait_for(|mode| *mode == Mode::Cut).await;
     }
 }

@@ -176,3 +176,67 @@ async fn database_outage_answers_503_and_recovers() {
     );
     assert_eq!(row_counts(&database.url).users, before.users + 1);
 }
+
+/// A database that stops answering with its connections still open: each
+/// request gives up after the query timeout with 503 instead of hanging, and
+/// the server recovers once the connections are dropped and it returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frozen_database_times_out_with_503() {
+    if std::env::var(POSTGRES_URL_VARIABLE).is_err() {
+        eprintln!(
+            "skipped: the frozen-database test needs PostgreSQL; set {POSTGRES_URL_VARIABLE}"
+        );
+        return;
+    }
+
+    let data_dir = tempfile::tempdir().unwrap();
+    let database = Arc::new(TestDatabase::create(data_dir.path()));
+    let upstream_url = url::Url::parse(&database.url).unwrap();
+    let upstream = (
+        upstream_url.host_str().unwrap(),
+        upstream_url.port().unwrap_or(5432),
+    )
+        .to_socket_addrs()
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = TcpProxy::start(upstream).await;
+    let server = TestAuthServerBuilder::new()
+        .database(database.clone())
+        .env("AUTH_DATABASE_URL", &proxied_url(&database.url, &proxy))
+        .env("AUTH_DATABASE_CONNECT_TIMEOUT_SECS", "1")
+        .env("AUTH_DATABASE_QUERY_TIMEOUT_SECS", "2")
+        .spawn()
+        .await;
+    let tokens = server.signed_up("frozen@example.com").await;
+
+    proxy.freeze();
+
+    for path in ["/auth/me", "/readyz"] {
+        let started = Instant::now();
+        let response = server.get(path, Some(&tokens.access_token)).await;
+        assert_unavailable(response, path).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(6),
+            "{path} took {:?}",
+            started.elapsed()
+        );
+    }
+    let started = Instant::now();
+    assert_unavailable(server.refresh(&tokens.refresh_token).await, "refresh").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "refresh took {:?}",
+        started.elapsed()
+    );
+
+    proxy.cut();
+    proxy.restore();
+    wait_until_ready(&server, Duration::from_secs(20)).await;
+    let me = server.get("/auth/me", Some(&tokens.access_token)).await;
+    assert_eq!(
+        me.status(),
+        StatusCode::OK,
+        "GET /auth/me after the database returns"
+    );
+}

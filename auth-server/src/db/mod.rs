@@ -34,6 +34,8 @@ pub enum DbError {
     Migration(String),
     #[error("the blocking task was cancelled")]
     Cancelled,
+    #[error("the database did not answer within {0:?}")]
+    TimedOut(Duration),
 }
 
 /// A pooled connection to SQLite or PostgreSQL, chosen by the database URL.
@@ -41,7 +43,11 @@ pub enum DbError {
 pub struct Database {
     pool: Pool<ConnectionManager>,
     backend: BackendKind,
+    query_timeout: Duration,
 }
+
+/// How long [`Database::run`] waits for its work unless told otherwise.
+pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for Database {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -86,15 +92,29 @@ impl BackendKind {
 struct ConnectionManager {
     url: String,
     backend: BackendKind,
+    query_timeout: Duration,
 }
 
 impl ConnectionManager {
+    fn connect_postgres(&self) -> diesel::ConnectionResult<DbConnection> {
+        let mut conn = PgConnection::establish(&self.url)?;
+
+        // The server cancels a statement that runs longer than the query
+        // timeout, so work abandoned by a timed-out request stops there too.
+        let timeout_ms = self.query_timeout.as_millis();
+        diesel::sql_query(format!("SET statement_timeout = {timeout_ms}"))
+            .execute(&mut conn)
+            .map_err(|error| diesel::ConnectionError::BadConnection(error.to_string()))?;
+        Ok(DbConnection::Postgres(conn))
+    }
+
     fn connect_sqlite(&self) -> diesel::ConnectionResult<DbConnection> {
         let path = self
             .url
             .strip_prefix("sqlite://")
             .or_else(|| self.url.strip_prefix("sqlite:"))
             .unwrap_or(&self.url);
+        restrict_new_file(path);
         let mut conn = SqliteConnection::establish(path)?;
 
         // busy_timeout comes first so that the others wait for a lock instead
@@ -115,13 +135,30 @@ impl ConnectionManager {
     }
 }
 
+/// Creates a missing SQLite file readable and writable by the owner only: it
+/// holds password hashes and personal data. SQLite gives its WAL and
+/// shared-memory files the same mode. Failures are left to `establish`,
+/// which reports them.
+fn restrict_new_file(path: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
+
+    if path.is_empty() || path.starts_with(':') || path.starts_with("file:") {
+        return;
+    }
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+}
+
 impl diesel::r2d2::ManageConnection for ConnectionManager {
     type Connection = DbConnection;
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<DbConnection, diesel::r2d2::Error> {
         let connected = match self.backend {
-            BackendKind::Postgres => PgConnection::establish(&self.url).map(DbConnection::Postgres),
+            BackendKind::Postgres => self.connect_postgres(),
             BackendKind::Sqlite => self.connect_sqlite(),
         };
         connected.map_err(diesel::r2d2::Error::ConnectionError)
@@ -140,7 +177,12 @@ impl Database {
     /// Opens a pool for `url`: `postgres://…` or `postgresql://…` selects
     /// PostgreSQL, anything else is a SQLite file path (created if missing).
     pub fn connect(url: &str, max_connections: u32) -> Database {
-        Database::connect_with_timeout(url, max_connections, Duration::from_secs(5))
+        Database::connect_with_timeout(
+            url,
+            max_connections,
+            Duration::from_secs(5),
+            DEFAULT_QUERY_TIMEOUT,
+        )
     }
 
     /// Opens a pool like [`Database::connect`] whose requests for a
@@ -149,11 +191,13 @@ impl Database {
         url: &str,
         max_connections: u32,
         connection_timeout: Duration,
+        query_timeout: Duration,
     ) -> Database {
         let backend = BackendKind::from_url(url);
         let manager = ConnectionManager {
             url: url.to_owned(),
             backend,
+            query_timeout,
         };
 
         // build_unchecked: the server starts and reports not-ready while the
@@ -164,7 +208,11 @@ impl Database {
             .connection_timeout(connection_timeout)
             .build_unchecked(manager);
 
-        Database { pool, backend }
+        Database {
+            pool,
+            backend,
+            query_timeout,
+        }
     }
 
     /// Applies every pending migration of the connected backend.
@@ -185,7 +233,13 @@ impl Database {
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool,
-    /// carrying the current tracing span along.
+    /// carrying the current tracing span along. Gives up with
+    /// [`DbError::TimedOut`] after the query timeout, so a stalled database
+    /// answers requests with 503 instead of holding them forever.
+    ///
+    /// NOTE: the blocking thread cannot be interrupted. Work that finishes
+    /// after the timeout still commits; on PostgreSQL `statement_timeout`
+    /// bounds it, on SQLite the busy timeout does.
     pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
         T: Send + 'static,
@@ -195,14 +249,16 @@ impl Database {
         let pool = self.pool.clone();
         let span = tracing::Span::current();
 
-        let joined = tokio::task::spawn_blocking(move || {
+        let task = tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let mut conn = pool.get().map_err(DbError::from)?;
             work(&mut conn)
-        })
-        .await;
+        });
 
-        joined.map_err(|_| E::from(DbError::Cancelled))?
+        match tokio::time::timeout(self.query_timeout, task).await {
+            Ok(joined) => joined.map_err(|_| E::from(DbError::Cancelled))?,
+            Err(_) => Err(E::from(DbError::TimedOut(self.query_timeout))),
+        }
     }
 
     /// Checks that a connection can be taken and answers a trivial query.

@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
+use crate::db::DbError;
 use crate::state::AppState;
 
 /// `GET /healthz`: the process is up and serving.
@@ -18,6 +19,11 @@ pub async fn liveness() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
+/// How long `/readyz` waits for the database: shorter than the timeouts of
+/// common health probes, so a dead database reads as not ready rather than
+/// as a hung probe.
+const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// `GET /readyz`: the database answers a query.
 #[utoipa::path(
     get,
@@ -29,7 +35,10 @@ pub async fn liveness() -> HttpResponse {
     )
 )]
 pub async fn readiness(state: web::Data<AppState>) -> HttpResponse {
-    match state.db.ping().await {
+    let ping = tokio::time::timeout(READINESS_TIMEOUT, state.db.ping())
+        .await
+        .unwrap_or(Err(DbError::TimedOut(READINESS_TIMEOUT)));
+    match ping {
         Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready", "database": "ok" })),
         Err(error) => {
             tracing::warn!(error = %error, "readiness check failed: database unreachable");
