@@ -28,6 +28,8 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("the request body is larger than {0} bytes, or could not be read")]
     PayloadTooLarge(usize),
+    #[error("the request body did not arrive within {0} seconds")]
+    RequestTimeout(u64),
     #[error("a user with this email already exists")]
     EmailTaken,
     /// Login failed; the same for an unknown email and a wrong password.
@@ -86,9 +88,14 @@ impl ApiError {
             ApiError::Validation(_) | ApiError::BadRequest(_) => "invalid_request",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::EmailTaken => "email_taken",
             ApiError::InvalidCredentials | ApiError::InvalidGrant(_) => "invalid_grant",
-            ApiError::MissingToken | ApiError::InvalidToken(_) => "invalid_token",
+            // RFC 6750 puts no error code in the challenge of a request
+            // without credentials; the body says invalid_request, as the
+            // shared extractor does.
+            ApiError::MissingToken => "invalid_request",
+            ApiError::InvalidToken(_) => "invalid_token",
             ApiError::InsufficientScope(_) => "insufficient_scope",
             ApiError::ForbiddenOrigin => "forbidden_origin",
             ApiError::NotFound(_) => "not_found",
@@ -119,6 +126,7 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::EmailTaken => StatusCode::CONFLICT,
             ApiError::InvalidCredentials
             | ApiError::InvalidGrant(_)

@@ -71,14 +71,22 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
-/// Reads the request body, up to [`MAX_JSON_BYTES`].
+/// How long a client may take to send a request body.
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Reads the request body, up to [`MAX_JSON_BYTES`] and within
+/// [`BODY_TIMEOUT`], so a client that announces a body and never sends it
+/// does not hold a connection and a worker slot forever.
 pub async fn read_body(
     request: &HttpRequest,
     payload: &mut Payload,
 ) -> Result<web::Bytes, ApiError> {
-    web::Bytes::from_request(request, payload)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge(MAX_JSON_BYTES))
+    let read = tokio::time::timeout(BODY_TIMEOUT, web::Bytes::from_request(request, payload));
+    match read.await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(ApiError::PayloadTooLarge(MAX_JSON_BYTES)),
+        Err(_) => Err(ApiError::RequestTimeout(BODY_TIMEOUT.as_secs())),
+    }
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {

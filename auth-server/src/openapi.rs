@@ -133,7 +133,9 @@ pub struct NotReadyStatus {
 }
 
 /// Body of `GET /.well-known/openid-configuration`. Every endpoint is an
-/// absolute URL under the issuer.
+/// absolute URL under the issuer. Login and refresh take JSON bodies, not
+/// OAuth form requests, so they are published under names of their own
+/// rather than as a `token_endpoint`.
 #[derive(ToSchema)]
 pub struct OpenIdConfiguration {
     /// The `iss` of every access token.
@@ -141,7 +143,7 @@ pub struct OpenIdConfiguration {
     /// `{issuer}/.well-known/jwks.json`.
     pub jwks_uri: String,
     /// `{issuer}/auth/login`.
-    pub token_endpoint: String,
+    pub login_endpoint: String,
     /// `{issuer}/auth/refresh`.
     pub refresh_endpoint: String,
     /// `{issuer}/oauth/revoke`.
@@ -150,20 +152,10 @@ pub struct OpenIdConfiguration {
     pub userinfo_endpoint: String,
     /// `{issuer}/auth/register`.
     pub registration_endpoint: String,
-    /// `password` and `refresh_token`.
-    pub grant_types_supported: Vec<String>,
-    /// `none`: clients do not authenticate.
-    pub token_endpoint_auth_methods_supported: Vec<String>,
     /// `none`: clients do not authenticate.
     pub revocation_endpoint_auth_methods_supported: Vec<String>,
     /// `RS256`.
-    pub id_token_signing_alg_values_supported: Vec<String>,
-    /// `RS256`.
     pub access_token_signing_alg_values_supported: Vec<String>,
-    /// `public`.
-    pub subject_types_supported: Vec<String>,
-    /// `token`.
-    pub response_types_supported: Vec<String>,
     /// The claims of an access token.
     pub claims_supported: Vec<String>,
 }

@@ -104,7 +104,10 @@ pub fn check_permission_name(name: &str) -> Result<(), String> {
 
     if !valid_chars || !starts_well || name.len() > MAX_PERMISSION_CHARS {
         return Err(format!(
-            "{name:?} is not a permission name: use 1 to {MAX_PERMISSION_CHARS} lower-case letters, digits or :._- such as reports:read"
+            "{:?} is not a permission name: use 1 to {MAX_PERMISSION_CHARS} lower-case letters, digits or :._- such as reports:read",
+            name.chars()
+                .take(MAX_PERMISSION_CHARS + 1)
+                .collect::<String>()
         ));
     }
     if name == auth_shared::claims::ADMIN_SCOPE {

@@ -133,7 +133,11 @@ impl Settings {
                 })?,
                 None => defaults.bind,
             },
-            issuer: get("RESOURCE_ISSUER").unwrap_or(defaults.issuer),
+            // The auth server drops a trailing slash from its issuer, so the
+            // same URL written with one still matches the `iss` of its tokens.
+            issuer: get("RESOURCE_ISSUER")
+                .map(|issuer| issuer.trim_end_matches('/').to_owned())
+                .unwrap_or(defaults.issuer),
             audience: get("RESOURCE_AUDIENCE").unwrap_or(defaults.audience),
             jwks_url: get("RESOURCE_JWKS_URL"),
             leeway: parse_seconds(&get, "RESOURCE_LEEWAY_SECS", defaults.leeway)?,
@@ -264,7 +268,7 @@ mod tests {
     fn every_variable_is_read() {
         let settings = settings_from(&[
             ("RESOURCE_BIND", "0.0.0.0:9000"),
-            ("RESOURCE_ISSUER", "https://auth.example.com"),
+            ("RESOURCE_ISSUER", "https://auth.example.com/"),
             ("RESOURCE_AUDIENCE", "reports"),
             ("RESOURCE_JWKS_URL", "https://auth.example.com/keys"),
             ("RESOURCE_LEEWAY_SECS", "5"),

@@ -157,16 +157,18 @@ pub fn add_key(
     now: DateTime<Utc>,
     activation_delay: Duration,
 ) -> Result<KeyEntry, KeyError> {
+    let activates_at = chrono::Duration::from_std(activation_delay)
+        .ok()
+        .and_then(|delay| now.checked_add_signed(delay))
+        .ok_or_else(|| KeyError::Refused("the activation delay is too large".into()))?;
+
     create_private_dir(keys_dir)?;
     let mut manifest = load_manifest(keys_dir)?;
-
     let key = generate_key_file(keys_dir)?;
-    let delay = chrono::Duration::from_std(activation_delay)
-        .map_err(|_| KeyError::Refused("the activation delay is too large".into()))?;
     let entry = KeyEntry {
         kid: key.kid().to_owned(),
         created_at: now,
-        activates_at: now + delay,
+        activates_at,
         retired_at: None,
     };
 
@@ -245,4 +247,23 @@ pub fn load_live_keys(
             Ok((entry.clone(), key))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejected_rotation_writes_no_key_file() {
+        let directory = tempfile::tempdir().unwrap_or_else(|error| panic!("temp dir: {error}"));
+        let keys_dir = directory.path().join("keys");
+
+        let result = add_key(&keys_dir, Utc::now(), Duration::from_secs(u64::MAX));
+
+        assert!(matches!(result, Err(KeyError::Refused(_))), "{result:?}");
+        let files = fs::read_dir(&keys_dir)
+            .map(|entries| entries.count())
+            .unwrap_or(0);
+        assert_eq!(files, 0, "no private key may be left behind");
+    }
 }

@@ -42,18 +42,13 @@ pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
     let metadata = json!({
         "issuer": issuer,
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-        "token_endpoint": format!("{issuer}/auth/login"),
+        "login_endpoint": format!("{issuer}/auth/login"),
         "refresh_endpoint": format!("{issuer}/auth/refresh"),
         "revocation_endpoint": format!("{issuer}/oauth/revoke"),
         "userinfo_endpoint": format!("{issuer}/auth/me"),
         "registration_endpoint": format!("{issuer}/auth/register"),
-        "grant_types_supported": ["password", "refresh_token"],
-        "token_endpoint_auth_methods_supported": ["none"],
         "revocation_endpoint_auth_methods_supported": ["none"],
-        "id_token_signing_alg_values_supported": ["RS256"],
         "access_token_signing_alg_values_supported": ["RS256"],
-        "subject_types_supported": ["public"],
-        "response_types_supported": ["token"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "scope", "email", "sid"],
     });
 
