@@ -157,6 +157,18 @@ async fn generated_key_file_is_owner_only() {
         0,
         "the keys dir is closed to group and others"
     );
+
+    if !server.database.is_postgres() {
+        let database_mode = std::fs::metadata(&server.database.url)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            database_mode & 0o777,
+            0o600,
+            "the SQLite file holds password hashes"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
