@@ -6,8 +6,8 @@
 //! handler named in its doc comment.
 
 use actix_web::HttpResponse;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use auth_shared::openapi::BearerSecurity;
+use utoipa::{OpenApi, ToSchema};
 
 use crate::routes;
 
@@ -31,7 +31,7 @@ use crate::routes;
         routes::health::metrics,
         openapi_json,
     ),
-    modifiers(&BearerSecurity),
+    modifiers(&BEARER_SECURITY),
     tags(
         (name = "api", description = "Sample routes that need an access token"),
         (name = "items", description = "Each user's own items, kept in memory"),
@@ -40,24 +40,10 @@ use crate::routes;
 )]
 pub struct ApiDoc;
 
-/// Adds the `bearer` security scheme that protected operations name.
-struct BearerSecurity;
-
-impl Modify for BearerSecurity {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let scheme = HttpBuilder::new()
-            .scheme(HttpAuthScheme::Bearer)
-            .bearer_format("JWT")
-            .description(Some(
-                "An RS256 access token from the auth server, verified against its JWKS",
-            ))
-            .build();
-        openapi
-            .components
-            .get_or_insert_with(Default::default)
-            .add_security_scheme("bearer", SecurityScheme::Http(scheme));
-    }
-}
+/// The `bearer` security scheme that protected operations name.
+const BEARER_SECURITY: BearerSecurity = BearerSecurity {
+    description: "An RS256 access token from the auth server, verified against its JWKS",
+};
 
 /// `GET /openapi.json`: this document.
 #[utoipa::path(

@@ -12,6 +12,8 @@
 //! - [`extractor`] and [`scope`]: actix-web extractors that authenticate a
 //!   request and require scopes, with RFC 6750 error responses.
 //! - [`clock`]: the time source, replaceable in tests.
+//! - `openapi` (feature `openapi`): the bearer security scheme for OpenAPI
+//!   documents generated with utoipa.
 //!
 //! The `testing` feature adds [`testing`], which signs test tokens.
 
@@ -22,6 +24,8 @@ pub mod extractor;
 pub mod jwk;
 pub mod jwks;
 pub mod keyset;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod scope;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
