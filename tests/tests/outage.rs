@@ -89,15 +89,17 @@ async fn wait_until_ready(server: &TestAuthServer, within: Duration) {
     panic!("/readyz did not return 200 within {within:?} after the database came back");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn database_outage_answers_503_and_recovers() {
-    if std::env::var(POSTGRES_URL_VARIABLE).is_err() {
-        eprintln!(
-            "skipped: the outage test cuts a network connection, so it needs PostgreSQL; set {POSTGRES_URL_VARIABLE}"
-        );
-        return;
-    }
+/// A server whose database connections go through a proxy the test
+/// controls, with a one-second pool timeout so each failed request is short
+/// (the server's default is five seconds).
+struct ProxiedServer {
+    server: TestAuthServer,
+    proxy: TcpProxy,
+    database: Arc<TestDatabase>,
+    _data_dir: tempfile::TempDir,
+}
 
+async fn start_behind_proxy(variables: &[(&str, &str)]) -> ProxiedServer {
     let data_dir = tempfile::tempdir().unwrap();
     let database = Arc::new(TestDatabase::create(data_dir.path()));
     let upstream_url = url::Url::parse(&database.url).unwrap();
@@ -111,14 +113,38 @@ async fn database_outage_answers_503_and_recovers() {
         .unwrap();
     let proxy = TcpProxy::start(upstream).await;
 
-    // A one-second pool timeout keeps each failed request short; the
-    // server's default is five seconds.
-    let server = TestAuthServerBuilder::new()
+    let mut builder = TestAuthServerBuilder::new()
         .database(database.clone())
         .env("AUTH_DATABASE_URL", &proxied_url(&database.url, &proxy))
-        .env("AUTH_DATABASE_CONNECT_TIMEOUT_SECS", "1")
-        .spawn()
-        .await;
+        .env("AUTH_DATABASE_CONNECT_TIMEOUT_SECS", "1");
+    for (name, value) in variables {
+        builder = builder.env(name, value);
+    }
+    let server = builder.spawn().await;
+
+    ProxiedServer {
+        server,
+        proxy,
+        database,
+        _data_dir: data_dir,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_outage_answers_503_and_recovers() {
+    if std::env::var(POSTGRES_URL_VARIABLE).is_err() {
+        eprintln!(
+            "skipped: the outage test cuts a network connection, so it needs PostgreSQL; set {POSTGRES_URL_VARIABLE}"
+        );
+        return;
+    }
+
+    let ProxiedServer {
+        server,
+        proxy,
+        database,
+        ..
+    } = start_behind_proxy(&[]).await;
     let tokens = server.signed_up("outage@example.com").await;
     let before = row_counts(&database.url);
 
@@ -189,25 +215,8 @@ async fn frozen_database_times_out_with_503() {
         return;
     }
 
-    let data_dir = tempfile::tempdir().unwrap();
-    let database = Arc::new(TestDatabase::create(data_dir.path()));
-    let upstream_url = url::Url::parse(&database.url).unwrap();
-    let upstream = (
-        upstream_url.host_str().unwrap(),
-        upstream_url.port().unwrap_or(5432),
-    )
-        .to_socket_addrs()
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = TcpProxy::start(upstream).await;
-    let server = TestAuthServerBuilder::new()
-        .database(database.clone())
-        .env("AUTH_DATABASE_URL", &proxied_url(&database.url, &proxy))
-        .env("AUTH_DATABASE_CONNECT_TIMEOUT_SECS", "1")
-        .env("AUTH_DATABASE_QUERY_TIMEOUT_SECS", "2")
-        .spawn()
-        .await;
+    let ProxiedServer { server, proxy, .. } =
+        start_behind_proxy(&[("AUTH_DATABASE_QUERY_TIMEOUT_SECS", "2")]).await;
     let tokens = server.signed_up("frozen@example.com").await;
 
     proxy.freeze();

@@ -46,7 +46,7 @@ pub struct Database {
     query_timeout: Duration,
 }
 
-/// How long [`Database::run`] waits for its work unless told otherwise.
+/// The default time [`Database::run`] waits for its work.
 pub const DEFAULT_QUERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for Database {
@@ -135,8 +135,8 @@ impl ConnectionManager {
     }
 }
 
-/// Creates a missing SQLite file readable and writable by the owner only: it
-/// holds password hashes and personal data. SQLite gives its WAL and
+/// Creates a missing SQLite file readable and writable by the owner only,
+/// because it contains password hashes and personal data. SQLite gives its WAL and
 /// shared-memory files the same mode. Failures are left to `establish`,
 /// which reports them.
 fn restrict_new_file(path: &str) {
@@ -234,8 +234,8 @@ impl Database {
 
     /// Runs `work` with a pooled connection on the blocking thread pool,
     /// carrying the current tracing span along. Gives up with
-    /// [`DbError::TimedOut`] after the query timeout, so a stalled database
-    /// answers requests with 503 instead of holding them forever.
+    /// [`DbError::TimedOut`] after the query timeout, so requests to a
+    /// stalled database fail with 503 instead of waiting forever.
     ///
     /// NOTE: the blocking thread cannot be interrupted. Work that finishes
     /// after the timeout still commits; on PostgreSQL `statement_timeout`
@@ -261,7 +261,7 @@ impl Database {
         }
     }
 
-    /// Checks that a connection can be taken and answers a trivial query.
+    /// Checks that a connection can be taken and runs a trivial query.
     pub async fn ping(&self) -> Result<(), DbError> {
         self.run(|conn| {
             diesel::sql_query("SELECT 1").execute(conn)?;
