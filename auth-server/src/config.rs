@@ -20,7 +20,7 @@ fn invalid(variable: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-/// How log lines are written.
+/// Output format of log lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -102,7 +102,7 @@ const DEFAULT_ISSUER: &str = "http://127.0.0.1:8080";
 
 impl Settings {
     /// Reads the settings from the process environment, and from the file
-    /// named by `AUTH_CONFIG_FILE` when it is set. The file holds
+    /// named by `AUTH_CONFIG_FILE` when it is set. The file contains
     /// `AUTH_NAME=value` lines (dotenv syntax); a variable set in the
     /// environment wins over the file, and a name the server does not know
     /// is an error, so a typo cannot go unnoticed.

@@ -15,7 +15,7 @@ use crate::db::DbError;
 use crate::keys::KeyError;
 use crate::password::HashError;
 
-/// An error answered to an HTTP client.
+/// An error returned to an HTTP client.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// One or more fields failed validation; the map names each field.
@@ -92,7 +92,7 @@ impl ApiError {
             ApiError::EmailTaken => "email_taken",
             ApiError::InvalidCredentials | ApiError::InvalidGrant(_) => "invalid_grant",
             // RFC 6750 puts no error code in the challenge of a request
-            // without credentials; the body says invalid_request, as the
+            // without credentials; the body carries invalid_request, as the
             // shared extractor does.
             ApiError::MissingToken => "invalid_request",
             ApiError::InvalidToken(_) => "invalid_token",

@@ -46,7 +46,7 @@ pub fn require_json_content_type(request: &HttpRequest) -> Result<(), ApiError> 
 /// Parses a JSON object body, naming the path of the first field that fails.
 ///
 /// serde lets a struct deserialize from an array of its fields in order, so
-/// anything but an object is rejected before serde sees it.
+/// anything but an object is rejected before serde parses it.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
     if first.is_some_and(|byte| *byte != b'{') {

@@ -90,7 +90,7 @@ pub struct HealthStatus {
     pub status: String,
 }
 
-/// Body of `GET /readyz` when the database answers.
+/// Body of `GET /readyz` when the database is reachable.
 #[derive(ToSchema)]
 pub struct ReadyStatus {
     /// Always `ready`.

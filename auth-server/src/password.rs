@@ -11,12 +11,12 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 use unicode_normalization::UnicodeNormalization;
 
-/// The fewest characters a new password may have.
+/// Minimum number of characters in a new password.
 pub const MIN_PASSWORD_CHARS: usize = 8;
-/// The most bytes bcrypt reads; a longer password is rejected.
+/// Maximum password length in bytes, the most bcrypt reads; a longer password is rejected.
 pub const MAX_PASSWORD_BYTES: usize = 72;
 
-/// Why a new password was rejected.
+/// Reason a new password was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PasswordPolicyError {
     #[error("must not be empty")]

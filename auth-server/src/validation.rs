@@ -6,11 +6,11 @@
 use chrono::{Datelike, NaiveDate};
 use unicode_normalization::UnicodeNormalization;
 
-/// The longest email address SMTP can carry (RFC 5321: 254 octets in a path).
+/// Maximum length of an email address, in bytes (RFC 5321 limits a path to 254 octets).
 pub const MAX_EMAIL_BYTES: usize = 254;
-/// The most characters in a first or last name.
+/// Maximum number of characters in a first or last name.
 pub const MAX_NAME_CHARS: usize = 150;
-/// The most characters in a phone number as typed.
+/// Maximum number of characters in a phone number as typed.
 pub const MAX_PHONE_CHARS: usize = 32;
 
 /// Trims, NFC-normalizes and lower-cases an email address and checks its shape: one `@`, a
@@ -59,7 +59,7 @@ pub fn normalize_name(raw: &str) -> Result<String, String> {
     Ok(name.to_owned())
 }
 
-/// Trims a phone number and checks that it holds 4 to 20 digits, with an
+/// Trims a phone number and checks that it contains 4 to 20 digits, with an
 /// optional leading `+` and spaces, dots, dashes or parentheses between them.
 pub fn normalize_phone(raw: &str) -> Result<String, String> {
     let phone = raw.trim();
@@ -87,7 +87,7 @@ pub fn check_date_of_birth(date: NaiveDate, today: NaiveDate) -> Result<NaiveDat
     Ok(date)
 }
 
-/// The most characters in a permission name.
+/// Maximum number of characters in a permission name.
 pub const MAX_PERMISSION_CHARS: usize = 64;
 
 /// Checks a permission name: lower-case ASCII letters, digits and `:._-`,

@@ -10,7 +10,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 /// Use it as a constant in the document's `modifiers(&…)`.
 #[derive(Debug, Clone, Copy)]
 pub struct BearerSecurity {
-    /// Where a client gets the token, shown in the API documentation.
+    /// Source of the token for clients, shown in the API documentation.
     pub description: &'static str,
 }
 

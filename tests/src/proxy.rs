@@ -94,7 +94,7 @@ impl Drop for TcpProxy {
 }
 
 /// Copies bytes both ways until either side closes or the proxy is cut; a
-/// freeze holds the connection silent until the proxy is cut.
+/// freeze keeps the connection silent until the proxy is cut.
 async fn forward(mut client: TcpStream, upstream: SocketAddr, mut mode: watch::Receiver<Mode>) {
     if *mode.borrow() == Mode::Frozen && mode.wait_for(|mode| *mode != Mode::Frozen).await.is_err()
     {

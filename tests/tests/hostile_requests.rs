@@ -281,7 +281,7 @@ async fn hostile_requests_get_4xx_and_change_nothing() {
         }
         let response = match request.send().await {
             Ok(response) => response,
-            // The server answers 413 as soon as the body passes the limit and
+            // The server returns 413 as soon as the body passes the limit and
             // closes the connection, so the client may fail while still
             // sending a huge body. Nothing was stored either way.
             Err(error)

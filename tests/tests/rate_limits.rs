@@ -1,4 +1,4 @@
-//! Rate limits answer 429 with Retry-After, per client IP and per account,
+//! Rate limits return 429 with Retry-After, per client IP and per account,
 //! without letting an attacker lock the owner out from another address.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -241,7 +241,7 @@ pub fn load_live_keys(
             if key.kid() != entry.kid {
                 return Err(KeyError::Manifest {
                     path: manifest_path(keys_dir),
-                    message: format!("the file for {} holds the key {}", entry.kid, key.kid()),
+                    message: format!("the file for {} contains the key {}", entry.kid, key.kid()),
                 });
             }
             Ok((entry.clone(), key))

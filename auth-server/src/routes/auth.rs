@@ -41,7 +41,7 @@ pub struct RegisterRequest {
     phone: Option<String>,
 }
 
-/// Where the refresh token goes in a token response.
+/// Destination of the refresh token in a token response.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenDelivery {
@@ -436,7 +436,7 @@ pub async fn refresh(
 }
 
 /// `POST /auth/logout`: revokes the session of the presented refresh token.
-/// Answers 204 whether or not the token was known, so the endpoint reveals
+/// Returns 204 whether or not the token was known, so the endpoint reveals
 /// nothing about tokens.
 #[utoipa::path(
     post,

@@ -24,7 +24,7 @@ pub async fn liveness() -> HttpResponse {
 /// as a hung probe.
 const READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// `GET /readyz`: the database answers a query.
+/// `GET /readyz`: checks that the database runs a query.
 #[utoipa::path(
     get,
     path = "/readyz",

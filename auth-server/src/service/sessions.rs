@@ -42,7 +42,7 @@ pub struct RefreshPolicy {
     pub reuse_grace: Duration,
 }
 
-/// Who started a session, as shown in the session list.
+/// Client details of a session, as shown in the session list.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
     pub user_agent: Option<String>,
