@@ -41,9 +41,11 @@ fn sigterm_finishes_requests_in_flight() {
         .env("AUTH_DATA_DIR", data_dir.path())
         .env("AUTH_BIND", format!("127.0.0.1:{port}"))
         .env("AUTH_ISSUER", format!("http://127.0.0.1:{port}"))
-        // Cost 14 makes one bcrypt hash take about a second, long enough
-        // for the signal to arrive while the request is in flight.
-        .env("AUTH_BCRYPT_COST", "14")
+        // Cost 15 makes one bcrypt hash take about two seconds on an idle
+        // machine: the signal, sent 800 ms after the request, arrives while
+        // the request is surely accepted and still running, even on a busy
+        // CI machine.
+        .env("AUTH_BCRYPT_COST", "15")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -61,7 +63,7 @@ fn sigterm_finishes_requests_in_flight() {
         "/auth/register",
         r#"{"email":"late@example.com","password":"correct horse battery"}"#,
     );
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(800));
     let signal = Command::new("kill")
         .arg("-TERM")
         .arg(server.id().to_string())
@@ -69,9 +71,10 @@ fn sigterm_finishes_requests_in_flight() {
         .unwrap();
     assert!(signal.success());
 
+    let status = read_status(in_flight);
     assert!(
-        read_status(in_flight).contains("201"),
-        "the request in flight completes"
+        status.contains("201"),
+        "the request in flight completes, got {status:?}"
     );
     let exit = server.wait().unwrap();
     assert!(exit.success(), "the server exits cleanly: {exit:?}");
