@@ -14,8 +14,8 @@ use integration_tests::{TestAuthServer, TestResourceServer};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-const AUTH_ROUTES_SOURCE: &str = include_str!("../../auth-server/src/routes/mod.rs");
-const RESOURCE_ROUTES_SOURCE: &str = include_str!("../../resource-server/src/routes/mod.rs");
+const AUTH_ROUTES_SOURCE: &str = include_str!("../../../auth-server/src/routes/mod.rs");
+const RESOURCE_ROUTES_SOURCE: &str = include_str!("../../../resource-server/src/routes/mod.rs");
 
 /// The HTTP methods that an OpenAPI path item may contain, in lower case.
 const HTTP_METHODS: [&str; 8] = [
