@@ -47,6 +47,10 @@ pub struct Settings {
     /// for its database work before it fails with 503; on PostgreSQL also the
     /// `statement_timeout` of every connection.
     pub database_query_timeout: Duration,
+    /// `AUTH_DATABASE_STARTUP_WAIT_SECS`, default 30: how long the server
+    /// waits at start for a database that is not reachable yet, retrying
+    /// with backoff, before it exits with an error. 0 exits at once.
+    pub database_startup_wait: Duration,
     /// `AUTH_ISSUER`, default `http://127.0.0.1:8080`: the `iss` of every token
     /// and the base URL of the discovery metadata, without a trailing slash.
     pub issuer: String,
@@ -156,6 +160,7 @@ impl Settings {
             database_max_connections: parse_number(&get, "AUTH_DATABASE_MAX_CONNECTIONS", 10)?,
             database_connect_timeout: parse_seconds(&get, "AUTH_DATABASE_CONNECT_TIMEOUT_SECS", 5)?,
             database_query_timeout: parse_seconds(&get, "AUTH_DATABASE_QUERY_TIMEOUT_SECS", 10)?,
+            database_startup_wait: parse_wait(&get, "AUTH_DATABASE_STARTUP_WAIT_SECS", 30)?,
             issuer: parse_issuer(get("AUTH_ISSUER"))?,
             audience: get("AUTH_AUDIENCE").unwrap_or_else(|| "api".into()),
             signing_key_file: get("AUTH_SIGNING_KEY_FILE").map(PathBuf::from),
@@ -281,6 +286,19 @@ fn parse_seconds(
     Ok(Duration::from_secs(seconds))
 }
 
+/// A wait that may be zero, capped at one hour.
+fn parse_wait(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u64,
+) -> Result<Duration, ConfigError> {
+    let seconds: u64 = parse_number(get, variable, default)?;
+    if seconds > 3600 {
+        return Err(invalid(variable, "must be at most 3600 seconds"));
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
 fn parse_grace(get: &impl Fn(&str) -> Option<String>) -> Result<Duration, ConfigError> {
     let seconds: u64 = parse_number(get, "AUTH_REFRESH_REUSE_GRACE_SECS", 5)?;
     if seconds > 300 {
@@ -380,6 +398,7 @@ mod tests {
         assert_eq!(settings.access_token_ttl, Duration::from_secs(900));
         assert_eq!(settings.refresh_token_ttl, Duration::from_secs(1_209_600));
         assert_eq!(settings.bcrypt_cost, 12);
+        assert_eq!(settings.database_startup_wait, Duration::from_secs(30));
         assert!(settings.database_url.ends_with("auth.db"));
     }
 
@@ -405,6 +424,11 @@ mod tests {
                 "AUTH_REFRESH_TOKEN_TTL_SECS",
             ),
             ("AUTH_LOG_FORMAT", "xml", "AUTH_LOG_FORMAT"),
+            (
+                "AUTH_DATABASE_STARTUP_WAIT_SECS",
+                "3601",
+                "AUTH_DATABASE_STARTUP_WAIT_SECS",
+            ),
         ];
 
         for (variable, value, expected) in cases {

@@ -3,6 +3,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_cors::Cors;
 use actix_web::dev::Server;
@@ -12,7 +13,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
-use crate::db::Database;
+use crate::db::{Database, DbError};
 use crate::error::ApiError;
 use crate::json::MAX_JSON_BYTES;
 use crate::keys::KeyRingHandle;
@@ -30,7 +31,7 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Database(#[from] crate::db::DbError),
+    Database(#[from] DbError),
     #[error(transparent)]
     Keys(#[from] crate::keys::KeyError),
     #[error("cannot prepare password hashing: {0}")]
@@ -132,10 +133,7 @@ async fn prepare_state(settings: Settings, clock: Clock) -> Result<AppState, Sta
         settings.database_connect_timeout,
         settings.database_query_timeout,
     );
-    let migrate_db = db.clone();
-    tokio::task::spawn_blocking(move || migrate_db.migrate())
-        .await
-        .map_err(|_| crate::db::DbError::Cancelled)??;
+    migrate_when_reachable(&db, settings.database_startup_wait).await?;
 
     let keys_dir = settings.data_dir.clone();
     let key_file = settings.signing_key_file.clone();
@@ -186,6 +184,38 @@ async fn prepare_state(settings: Settings, clock: Clock) -> Result<AppState, Sta
         rate_limits,
     })
 }
+
+/// Applies pending migrations, retrying with a growing pause while the
+/// database cannot be reached, as when it starts after the server. Returns
+/// the error once `wait` has passed, and any other error at once.
+async fn migrate_when_reachable(db: &Database, wait: Duration) -> Result<(), DbError> {
+    let deadline = Instant::now() + wait;
+    let mut pause = Duration::from_millis(250);
+    loop {
+        let migrate_db = db.clone();
+        let migrated = tokio::task::spawn_blocking(move || migrate_db.migrate())
+            .await
+            .map_err(|_| DbError::Cancelled)?;
+
+        let now = Instant::now();
+        match migrated {
+            Err(DbError::Pool(error)) if now < deadline => {
+                let retry_in = pause.min(deadline - now);
+                tracing::warn!(
+                    error = %error,
+                    retry_in_ms = retry_in.as_millis() as u64,
+                    "the database is not reachable yet; retrying"
+                );
+                tokio::time::sleep(retry_in).await;
+                pause = (pause * 2).min(MAX_STARTUP_PAUSE);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The maximum pause between two attempts to reach the database at start.
+const MAX_STARTUP_PAUSE: Duration = Duration::from_secs(5);
 
 /// Re-reads the key store every `interval` so a rotation made by the
 /// `keys` commands reaches this server without a restart. The task ends when

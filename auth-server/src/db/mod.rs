@@ -26,7 +26,7 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/s
 /// Errors from the pool, the blocking pool or a query.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("no database connection available")]
+    #[error("cannot get a database connection: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
     #[error("database query failed")]
     Query(#[from] diesel::result::Error),

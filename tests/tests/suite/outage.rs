@@ -99,9 +99,8 @@ struct ProxiedServer {
     _data_dir: tempfile::TempDir,
 }
 
-async fn start_behind_proxy(variables: &[(&str, &str)]) -> ProxiedServer {
-    let data_dir = tempfile::tempdir().unwrap();
-    let database = Arc::new(TestDatabase::create(data_dir.path()));
+/// Starts a proxy on 127.0.0.1 in front of the test database.
+async fn proxy_to(database: &TestDatabase) -> TcpProxy {
     let upstream_url = url::Url::parse(&database.url).unwrap();
     let upstream = (
         upstream_url.host_str().unwrap(),
@@ -111,7 +110,13 @@ async fn start_behind_proxy(variables: &[(&str, &str)]) -> ProxiedServer {
         .unwrap()
         .next()
         .unwrap();
-    let proxy = TcpProxy::start(upstream).await;
+    TcpProxy::start(upstream).await
+}
+
+async fn start_behind_proxy(variables: &[(&str, &str)]) -> ProxiedServer {
+    let data_dir = tempfile::tempdir().unwrap();
+    let database = Arc::new(TestDatabase::create(data_dir.path()));
+    let proxy = proxy_to(&database).await;
 
     let mut builder = TestAuthServerBuilder::new()
         .database(database.clone())
@@ -247,5 +252,96 @@ async fn frozen_database_times_out_with_503() {
         me.status(),
         StatusCode::OK,
         "GET /auth/me after the database returns"
+    );
+}
+
+/// Starts a proxy to a new test database that rejects connections until the
+/// test restores it, like a database that has not started yet.
+async fn unreachable_database() -> (Arc<TestDatabase>, TcpProxy, tempfile::TempDir) {
+    let data_dir = tempfile::tempdir().unwrap();
+    let database = Arc::new(TestDatabase::create(data_dir.path()));
+    let proxy = proxy_to(&database).await;
+    proxy.cut();
+    (database, proxy, data_dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn startup_waits_for_late_database() {
+    if std::env::var(POSTGRES_URL_VARIABLE).is_err() {
+        eprintln!("skipped: needs PostgreSQL; set {POSTGRES_URL_VARIABLE}");
+        return;
+    }
+    let (database, proxy, _data_dir) = unreachable_database().await;
+
+    let builder = TestAuthServerBuilder::new()
+        .database(database.clone())
+        .env("AUTH_DATABASE_URL", &proxied_url(&database.url, &proxy))
+        .env("AUTH_DATABASE_CONNECT_TIMEOUT_SECS", "1")
+        .env("AUTH_DATABASE_STARTUP_WAIT_SECS", "60");
+    let starting = tokio::spawn(builder.spawn());
+
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !starting.is_finished(),
+        "the server must not start while its database is unreachable"
+    );
+    proxy.restore();
+
+    let server = tokio::time::timeout(Duration::from_secs(30), starting)
+        .await
+        .expect("the server starts soon after the database comes up")
+        .expect("the start task does not panic");
+    let tokens = server.signed_up("late-database@example.com").await;
+    let me = server.get("/auth/me", Some(&tokens.access_token)).await;
+    assert_eq!(me.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn startup_fails_after_wait() {
+    if std::env::var(POSTGRES_URL_VARIABLE).is_err() {
+        eprintln!("skipped: needs PostgreSQL; set {POSTGRES_URL_VARIABLE}");
+        return;
+    }
+    let (database, proxy, data_dir) = unreachable_database().await;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let variables = [
+        (
+            "AUTH_DATA_DIR",
+            data_dir.path().to_str().unwrap().to_owned(),
+        ),
+        ("AUTH_DATABASE_URL", proxied_url(&database.url, &proxy)),
+        ("AUTH_DATABASE_CONNECT_TIMEOUT_SECS", "1".to_owned()),
+        ("AUTH_DATABASE_STARTUP_WAIT_SECS", "2".to_owned()),
+        ("AUTH_BCRYPT_COST", "4".to_owned()),
+    ];
+    let settings = auth_server::config::Settings::from_map(
+        &variables
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.clone()))
+            .collect(),
+    )
+    .unwrap();
+
+    let started = Instant::now();
+    let result = auth_server::startup::Application::build_on(
+        settings,
+        listener,
+        auth_server::state::Clock::default(),
+    )
+    .await;
+    let waited = started.elapsed();
+
+    let Err(error) = result else {
+        panic!("the server must not start without its database");
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains("database"),
+        "the error names the database: {message}"
+    );
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(20),
+        "the server retried for the startup wait and then gave up, after {waited:?}"
     );
 }
