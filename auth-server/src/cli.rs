@@ -92,7 +92,7 @@ pub enum KeysCommand {
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<(), CommandError> {
     let settings = Settings::from_env().map_err(|error| CommandError(error.to_string()))?;
-    crate::telemetry::init(settings.log_format);
+    auth_shared::telemetry::init(settings.log_format);
 
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,

@@ -20,12 +20,7 @@ fn invalid(variable: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-/// Output format of log lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
+pub use auth_shared::telemetry::LogFormat;
 
 /// Every setting of the auth server. Each field names its variable and default.
 #[derive(Debug, Clone)]
@@ -51,8 +46,9 @@ pub struct Settings {
     /// waits at start for a database that is not reachable yet, retrying
     /// with backoff, before it exits with an error. 0 exits at once.
     pub database_startup_wait: Duration,
-    /// `AUTH_ISSUER`, default `http://127.0.0.1:8080`: the `iss` of every token
-    /// and the base URL of the discovery metadata, without a trailing slash.
+    /// `AUTH_ISSUER`, default `http://` and `AUTH_BIND` (an unspecified host
+    /// becomes `127.0.0.1`): the `iss` of every token and the base URL of the
+    /// discovery metadata, without a trailing slash.
     pub issuer: String,
     /// `AUTH_AUDIENCE`, default `api`: the `aud` of access tokens.
     pub audience: String,
@@ -102,8 +98,6 @@ pub struct Settings {
     pub log_format: LogFormat,
 }
 
-const DEFAULT_ISSUER: &str = "http://127.0.0.1:8080";
-
 impl Settings {
     /// Reads the settings from the process environment, and from the file
     /// named by `AUTH_CONFIG_FILE` when it is set. The file contains
@@ -151,17 +145,21 @@ impl Settings {
         };
 
         let data_dir = PathBuf::from(get("AUTH_DATA_DIR").unwrap_or_else(|| "./data".into()));
-        let database_url = get("AUTH_DATABASE_URL")
-            .unwrap_or_else(|| data_dir.join("auth.db").to_string_lossy().into_owned());
+        let database_url = match get("AUTH_DATABASE_URL") {
+            Some(text) => parse_database_url(text)?,
+            None => data_dir.join("auth.db").to_string_lossy().into_owned(),
+        };
 
+        let bind = get("AUTH_BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let issuer = parse_issuer(get("AUTH_ISSUER"), &bind)?;
         let settings = Settings {
-            bind: get("AUTH_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            bind,
             database_url,
             database_max_connections: parse_number(&get, "AUTH_DATABASE_MAX_CONNECTIONS", 10)?,
             database_connect_timeout: parse_seconds(&get, "AUTH_DATABASE_CONNECT_TIMEOUT_SECS", 5)?,
             database_query_timeout: parse_seconds(&get, "AUTH_DATABASE_QUERY_TIMEOUT_SECS", 10)?,
             database_startup_wait: parse_wait(&get, "AUTH_DATABASE_STARTUP_WAIT_SECS", 30)?,
-            issuer: parse_issuer(get("AUTH_ISSUER"))?,
+            issuer,
             audience: get("AUTH_AUDIENCE").unwrap_or_else(|| "api".into()),
             signing_key_file: get("AUTH_SIGNING_KEY_FILE").map(PathBuf::from),
             access_token_ttl: parse_seconds(&get, "AUTH_ACCESS_TOKEN_TTL_SECS", 900)?,
@@ -221,13 +219,28 @@ impl Settings {
 
     /// The database URL with any password replaced, for logs.
     pub fn redacted_database_url(&self) -> String {
-        match url::Url::parse(&self.database_url) {
-            Ok(mut url) if url.password().is_some() => {
-                let _ = url.set_password(Some("REDACTED"));
-                url.to_string()
-            }
-            _ => self.database_url.clone(),
+        let Ok(mut url) = url::Url::parse(&self.database_url) else {
+            return self.database_url.clone();
+        };
+        if url.password().is_some() {
+            let _ = url.set_password(Some("REDACTED"));
         }
+
+        let query: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = if name.eq_ignore_ascii_case("password") {
+                    "REDACTED".to_owned()
+                } else {
+                    value.into_owned()
+                };
+                (name.into_owned(), value)
+            })
+            .collect();
+        if !query.is_empty() {
+            url.query_pairs_mut().clear().extend_pairs(query);
+        }
+        url.to_string()
     }
 }
 
@@ -286,6 +299,32 @@ fn parse_seconds(
     Ok(Duration::from_secs(seconds))
 }
 
+/// Checks `AUTH_DATABASE_URL`: a `postgres://` or `postgresql://` URL, with
+/// the scheme in any case, or a SQLite file path. A libpq `key=value` string
+/// or another scheme would otherwise be taken for a file name.
+fn parse_database_url(text: String) -> Result<String, ConfigError> {
+    let lower = text.to_ascii_lowercase();
+    for scheme in ["postgres://", "postgresql://"] {
+        if lower.starts_with(scheme) {
+            return Ok(format!("{scheme}{}", &text[scheme.len()..]));
+        }
+    }
+
+    if lower.contains("://") && !lower.starts_with("sqlite://") {
+        return Err(invalid(
+            "AUTH_DATABASE_URL",
+            "expected a postgres:// URL or a SQLite file path; the scheme is not supported",
+        ));
+    }
+    if text.contains('=') {
+        return Err(invalid(
+            "AUTH_DATABASE_URL",
+            "expected a postgres:// URL or a SQLite file path; key=value connection strings are not supported",
+        ));
+    }
+    Ok(text)
+}
+
 /// A wait that may be zero, capped at one hour.
 fn parse_wait(
     get: &impl Fn(&str) -> Option<String>,
@@ -321,8 +360,19 @@ fn parse_bcrypt_cost(get: &impl Fn(&str) -> Option<String>) -> Result<u32, Confi
     Ok(cost)
 }
 
-fn parse_issuer(value: Option<String>) -> Result<String, ConfigError> {
-    let text = value.unwrap_or_else(|| DEFAULT_ISSUER.into());
+/// Returns the issuer URL for a listen address, for when `AUTH_ISSUER` is
+/// unset: `http://` and the address, with an unspecified host (`0.0.0.0`,
+/// `[::]`) replaced by `127.0.0.1`.
+fn issuer_for_bind(bind: &str) -> String {
+    let address = bind
+        .strip_prefix("0.0.0.0:")
+        .or_else(|| bind.strip_prefix("[::]:"))
+        .map_or_else(|| bind.to_owned(), |port| format!("127.0.0.1:{port}"));
+    format!("http://{address}")
+}
+
+fn parse_issuer(value: Option<String>, bind: &str) -> Result<String, ConfigError> {
+    let text = value.unwrap_or_else(|| issuer_for_bind(bind));
     let url = url::Url::parse(&text).map_err(|_| {
         invalid(
             "AUTH_ISSUER",
@@ -363,14 +413,10 @@ fn parse_origins(value: Option<String>) -> Result<Vec<String>, ConfigError> {
 }
 
 fn parse_log_format(value: Option<String>) -> Result<LogFormat, ConfigError> {
-    match value.as_deref() {
-        None | Some("text") => Ok(LogFormat::Text),
-        Some("json") => Ok(LogFormat::Json),
-        Some(other) => Err(invalid(
-            "AUTH_LOG_FORMAT",
-            format!("expected text or json, found {other:?}"),
-        )),
-    }
+    value.map_or(Ok(LogFormat::Text), |text| {
+        text.parse()
+            .map_err(|message| invalid("AUTH_LOG_FORMAT", message))
+    })
 }
 
 #[cfg(test)]
@@ -439,6 +485,68 @@ mod tests {
                 "{variable}={value}"
             );
         }
+    }
+
+    #[test]
+    fn issuer_defaults_to_bind_address() {
+        let cases = [
+            ("127.0.0.1:18098", "http://127.0.0.1:18098"),
+            ("0.0.0.0:9000", "http://127.0.0.1:9000"),
+            ("[::]:9000", "http://127.0.0.1:9000"),
+            ("localhost:8080", "http://localhost:8080"),
+        ];
+
+        for (bind, expected) in cases {
+            let settings = settings_with(&[("AUTH_BIND", bind)]);
+            assert_eq!(
+                settings.map(|s| s.issuer).ok().as_deref(),
+                Some(expected),
+                "AUTH_BIND={bind}"
+            );
+        }
+    }
+
+    #[test]
+    fn database_url_rejects_other_forms() {
+        let rejected = [
+            "host=127.0.0.1 user=postgres password=secret dbname=auth",
+            "mysql://root@127.0.0.1/auth",
+        ];
+
+        for url in rejected {
+            let error = settings_with(&[("AUTH_DATABASE_URL", url)]).err();
+            assert_eq!(
+                error.map(|e| e.variable),
+                Some("AUTH_DATABASE_URL"),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn database_url_scheme_is_case_insensitive() {
+        let settings = settings_with(&[("AUTH_DATABASE_URL", "POSTGRES://u@127.0.0.1/auth")]);
+
+        assert_eq!(
+            settings.map(|s| s.database_url).ok().as_deref(),
+            Some("postgres://u@127.0.0.1/auth")
+        );
+    }
+
+    #[test]
+    fn redacted_database_url_hides_passwords() {
+        let url =
+            "postgres://u:userinfo-secret@127.0.0.1/auth?password=query-secret&sslmode=require";
+        let settings = settings_with(&[("AUTH_DATABASE_URL", url)]);
+        let Ok(settings) = settings else {
+            panic!("the URL is valid");
+        };
+
+        let redacted = settings.redacted_database_url();
+
+        assert!(!redacted.contains("userinfo-secret"), "{redacted}");
+        assert!(!redacted.contains("query-secret"), "{redacted}");
+        assert!(redacted.contains("sslmode=require"), "{redacted}");
     }
 
     #[test]

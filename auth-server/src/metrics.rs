@@ -11,6 +11,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
+use auth_shared::telemetry::RequestId;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::Counter;
@@ -18,7 +19,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use tracing_actix_web::RequestId;
 
 use crate::db::Database;
 use crate::state::AppState;
@@ -174,17 +174,15 @@ impl Collector for PoolCollector {
     }
 }
 
-/// Middleware: records the latency of each request and writes one log line
-/// with the request id, method, path (without the query string), status and
-/// latency, and returns the request id in `x-request-id`. Headers and bodies
-/// are never logged, so no token or password reaches the log.
+/// Middleware: records the latency of each request in the histogram and
+/// returns the request id in `x-request-id`. The request's log line comes
+/// from [`auth_shared::telemetry::RequestSpan`].
 pub async fn observe_request(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
     let method = request.method().to_string();
-    let path = request.path().to_owned();
     let request_id = request
         .extensions()
         .get::<RequestId>()
@@ -196,8 +194,6 @@ pub async fn observe_request(
 
     let mut response = next.call(request).await?;
 
-    let seconds = started.elapsed().as_secs_f64();
-    let status = response.status().as_u16();
     let route = response
         .request()
         .match_pattern()
@@ -206,37 +202,16 @@ pub async fn observe_request(
         metrics
             .request_seconds
             .get_or_create(&RequestLabels {
-                method: method.clone(),
+                method,
                 route,
-                status,
+                status: response.status().as_u16(),
             })
-            .observe(seconds);
+            .observe(started.elapsed().as_secs_f64());
     }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response
             .headers_mut()
             .insert(HeaderName::from_static("x-request-id"), value);
-    }
-
-    let latency_ms = seconds * 1000.0;
-    if status >= 500 && status != 503 {
-        tracing::error!(
-            request_id,
-            method,
-            path,
-            status,
-            latency_ms,
-            "request failed"
-        );
-    } else {
-        tracing::info!(
-            request_id,
-            method,
-            path,
-            status,
-            latency_ms,
-            "request completed"
-        );
     }
     Ok(response)
 }

@@ -34,6 +34,12 @@ fn normalize(password: &SecretString) -> SecretString {
     SecretString::from(password.expose_secret().nfc().collect::<String>())
 }
 
+/// Hashes a password in its normalized form on the calling thread, for
+/// commands that run outside the server's hashing pool.
+pub fn hash_now(password: &SecretString, cost: u32) -> Result<String, bcrypt::BcryptError> {
+    bcrypt::hash(normalize(password).expose_secret(), cost)
+}
+
 /// Checks a new password against the policy.
 pub fn check_policy(password: &SecretString) -> Result<(), PasswordPolicyError> {
     let normalized = normalize(password);
@@ -97,10 +103,9 @@ impl PasswordHasher {
 
     /// Hashes a new password.
     pub async fn hash(&self, password: &SecretString) -> Result<String, HashError> {
-        let normalized = normalize(password);
+        let password = password.clone();
         let cost = self.cost;
-        self.run(move || bcrypt::hash(normalized.expose_secret(), cost))
-            .await
+        self.run(move || hash_now(&password, cost)).await
     }
 
     /// Checks `password` against `hash`; with no hash (unknown email) it checks

@@ -10,7 +10,6 @@ use actix_web::dev::Server;
 use actix_web::http::header::{self, HeaderName};
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
 use crate::db::{Database, DbError};
@@ -313,7 +312,7 @@ fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
             .wrap(actix_web::middleware::from_fn(
                 crate::metrics::observe_request,
             ))
-            .wrap(TracingLogger::default())
+            .wrap(auth_shared::telemetry::request_logger())
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(MAX_JSON_BYTES))
             .app_data(web::QueryConfig::default().error_handler(|error, _| {

@@ -24,15 +24,7 @@ fn invalid(variable: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-/// Output format of log lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LogFormat {
-    /// Human-readable text.
-    #[default]
-    Text,
-    /// One JSON object per line.
-    Json,
-}
+pub use auth_shared::telemetry::LogFormat;
 
 /// Largest accepted `RESOURCE_LEEWAY_SECS`. More skew than this points at a
 /// broken clock, and every second of leeway extends the life of a token.
@@ -212,15 +204,10 @@ fn parse_seconds(
 }
 
 fn parse_log_format(value: Option<String>) -> Result<LogFormat, ConfigError> {
-    match value.as_deref() {
-        None => Ok(LogFormat::Text),
-        Some(value) if value.eq_ignore_ascii_case("text") => Ok(LogFormat::Text),
-        Some(value) if value.eq_ignore_ascii_case("json") => Ok(LogFormat::Json),
-        Some(value) => Err(invalid(
-            "RESOURCE_LOG_FORMAT",
-            format!("{value:?} is neither text nor json"),
-        )),
-    }
+    value.map_or(Ok(LogFormat::Text), |text| {
+        text.parse()
+            .map_err(|message| invalid("RESOURCE_LOG_FORMAT", message))
+    })
 }
 
 fn check_http_url(variable: &'static str, value: &str) -> Result<(), ConfigError> {

@@ -12,7 +12,6 @@ pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod startup;
-pub mod telemetry;
 
 pub use config::Settings;
 pub use startup::Application;

@@ -24,7 +24,7 @@ async fn main() -> ExitCode {
 
 async fn serve() -> Result<(), String> {
     let settings = Settings::from_env().map_err(|error| error.to_string())?;
-    resource_server::telemetry::init(settings.log_format);
+    auth_shared::telemetry::init(settings.log_format);
 
     let application = Application::build(settings.clone())
         .await

@@ -8,14 +8,12 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 use auth_shared::jwks::{JwksClient, JwksConfig};
 use auth_shared::{Authenticator, Verifier, VerifierConfig};
-use tracing_actix_web::TracingLogger;
 
 use crate::config::Settings;
 use crate::error::{json_error, path_error, route_not_found};
 use crate::items::ItemStore;
 use crate::metrics::Metrics;
 use crate::routes;
-use crate::telemetry::RequestSpan;
 
 /// Largest JSON request body accepted, in bytes.
 const MAX_JSON_BODY_BYTES: usize = 16 * 1024;
@@ -50,7 +48,7 @@ impl Application {
         let app_authenticator = authenticator.clone();
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(TracingLogger::<RequestSpan>::new())
+                .wrap(auth_shared::telemetry::request_logger())
                 .app_data(app_authenticator.clone())
                 .app_data(items.clone())
                 .app_data(metrics.clone())

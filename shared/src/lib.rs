@@ -27,6 +27,8 @@ pub mod keyset;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod scope;
+#[cfg(feature = "telemetry")]
+pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod verifier;

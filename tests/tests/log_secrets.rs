@@ -74,6 +74,13 @@ async fn walkthrough_logs_no_secret() {
         StatusCode::UNAUTHORIZED
     );
     let refreshed = auth.refresh_tokens(&tokens.refresh_token).await;
+    let token_in_query = format!("/auth/me?access_token={}", refreshed.access_token);
+    assert_eq!(
+        auth.get(&token_in_query, Some(&refreshed.access_token))
+            .await
+            .status(),
+        StatusCode::OK
+    );
     assert_eq!(
         auth.refresh(&tokens.refresh_token).await.status(),
         StatusCode::OK,

@@ -65,11 +65,8 @@ pub fn create_superuser(
 ) -> Result<User, CommandError> {
     let email = validation::normalize_email(email).map_err(|message| format!("email {message}"))?;
     password::check_policy(&password).map_err(|error| format!("password {error}"))?;
-    let password_hash = bcrypt::hash(
-        secrecy::ExposeSecret::expose_secret(&password),
-        settings.bcrypt_cost,
-    )
-    .map_err(|error| format!("hashing the password failed: {error}"))?;
+    let password_hash = password::hash_now(&password, settings.bcrypt_cost)
+        .map_err(|error| format!("hashing the password failed: {error}"))?;
 
     let registration = Registration {
         email,

@@ -384,3 +384,31 @@ async fn admin_commands_change_users() {
         .await;
     assert_eq!(tokens.body["scope"], "");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn superuser_password_is_normalized() {
+    let server = TestAuthServer::spawn().await;
+    let settings = server.settings().clone();
+    let decomposed = "cafe\u{301}-cafe\u{301}-root";
+    let composed = "caf\u{e9}-caf\u{e9}-root";
+
+    tokio::task::spawn_blocking(move || {
+        user_commands::create_superuser(
+            &settings,
+            "nfd-root@example.com",
+            secrecy::SecretString::from(decomposed.to_owned()),
+        )
+        .unwrap();
+    })
+    .await
+    .unwrap();
+
+    let same_form = server.login("nfd-root@example.com", decomposed).await;
+    assert_eq!(
+        same_form.status(),
+        StatusCode::OK,
+        "the form typed at creation"
+    );
+    let other_form = server.login("nfd-root@example.com", composed).await;
+    assert_eq!(other_form.status(), StatusCode::OK, "the composed form");
+}
