@@ -84,6 +84,7 @@ impl<K: Hash + Eq + Clone> Limit<K> {
 pub struct RateLimits {
     login_per_ip: Limit<IpAddr>,
     login_per_account: Limit<(String, IpAddr)>,
+    password_check_per_user: Limit<i64>,
     register_per_ip: Limit<IpAddr>,
     refresh_per_ip: Limit<IpAddr>,
 }
@@ -100,6 +101,7 @@ impl RateLimits {
         RateLimits {
             login_per_ip: Limit::per_minute(settings.rate_limit_login_per_ip),
             login_per_account: Limit::per_minute(settings.rate_limit_login_per_account),
+            password_check_per_user: Limit::per_minute(settings.rate_limit_login_per_account),
             register_per_ip: Limit::per_minute(settings.rate_limit_register_per_ip),
             refresh_per_ip: Limit::per_minute(settings.rate_limit_refresh_per_ip),
         }
@@ -112,6 +114,15 @@ impl RateLimits {
             .map_err(ApiError::RateLimited)?;
         self.login_per_account
             .check(&(email.to_owned(), ip))
+            .map_err(ApiError::RateLimited)
+    }
+
+    /// Checks a check of the current password by a signed-in user, which
+    /// would otherwise let a stolen access token guess the password. It has
+    /// the per-account login quota, counted per user from any address.
+    pub fn check_password_attempt(&self, user_id: i64) -> Result<(), ApiError> {
+        self.password_check_per_user
+            .check(&user_id)
             .map_err(ApiError::RateLimited)
     }
 
@@ -133,6 +144,7 @@ impl RateLimits {
     /// full again, so memory does not grow with every address ever seen.
     pub fn forget_idle(&self) {
         self.login_per_ip.forget_idle();
+        self.password_check_per_user.forget_idle();
         self.login_per_account.forget_idle();
         self.register_per_ip.forget_idle();
         self.refresh_per_ip.forget_idle();

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::auth::parse_date_of_birth;
 use super::views::{UserView, no_store_json};
 use crate::bearer::Bearer;
-use crate::db::users::{self, ProfileChanges};
+use crate::db::users::{self, ProfileChanges, User};
 use crate::db::{sessions as session_queries, write_transaction};
 use crate::error::ApiError;
 use crate::json::{JsonBody, double_option};
@@ -129,11 +129,12 @@ fn validate_changes(
     }
 }
 
-/// Fails with a field error unless `password` is present and matches `hash`.
+/// Fails with a field error unless `password` is present and matches the
+/// user's hash, and with 429 when the user has made too many attempts.
 async fn check_current_password(
     state: &AppState,
+    user: &User,
     password: Option<&SecretString>,
-    hash: &str,
 ) -> Result<(), ApiError> {
     let Some(password) = password else {
         return Err(ApiError::field(
@@ -141,7 +142,25 @@ async fn check_current_password(
             "is required to change the email",
         ));
     };
-    if !state.hasher.verify(password, Some(hash)).await? {
+    if let Err(error) = state.rate_limits.check_password_attempt(user.id) {
+        tracing::warn!(
+            event = "password_check_rate_limited",
+            user_id = user.id,
+            "current password checks over the rate limit"
+        );
+        return Err(error);
+    }
+
+    if !state
+        .hasher
+        .verify(password, Some(&user.password_hash))
+        .await?
+    {
+        tracing::warn!(
+            event = "password_check_failed",
+            user_id = user.id,
+            "current password did not match"
+        );
         return Err(ApiError::field("current_password", "is incorrect"));
     }
     Ok(())
@@ -183,7 +202,7 @@ pub async fn update_profile(
         .as_ref()
         .is_some_and(|email| *email != current.email);
     if email_changes {
-        check_current_password(&state, current_password.as_ref(), &current.password_hash).await?;
+        check_current_password(&state, &current, current_password.as_ref()).await?;
     }
 
     // Sessions stay live: the user id, and so the `sub` of every token, does
@@ -231,18 +250,7 @@ pub async fn change_password(
         .db
         .run(move |conn| accounts::active_user(conn, user_id))
         .await?;
-    if !state
-        .hasher
-        .verify(&request.current_password, Some(&user.password_hash))
-        .await?
-    {
-        tracing::warn!(
-            event = "password_change_failed",
-            user_id,
-            "current password did not match"
-        );
-        return Err(ApiError::field("current_password", "is incorrect"));
-    }
+    check_current_password(&state, &user, Some(&request.current_password)).await?;
 
     let new_hash = state.hasher.hash(&request.new_password).await?;
     let keep_session = bearer.claims.sid.clone();

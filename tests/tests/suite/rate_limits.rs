@@ -176,3 +176,41 @@ async fn refresh_limit_applies_per_ip() {
     let second = server.refresh_tokens(&first.refresh_token).await;
     assert_rate_limited(server.refresh(&second.refresh_token).await).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn current_password_checks_are_limited() {
+    let server = TestAuthServerBuilder::new()
+        .env("AUTH_RATE_LIMIT_LOGIN_PER_ACCOUNT", "3")
+        .spawn()
+        .await;
+    let tokens = server.signed_up("guessed@example.com").await;
+    let change_password = |current: &str| {
+        server
+            .client
+            .post(server.url("/auth/me/password"))
+            .bearer_auth(&tokens.access_token)
+            .json(&json!({"current_password": current, "new_password": "a brand new password"}))
+            .send()
+    };
+
+    for attempt in 0..3 {
+        let wrong = change_password("wrong guess").await.unwrap();
+        assert_eq!(wrong.status(), StatusCode::BAD_REQUEST, "guess {attempt}");
+    }
+    assert_rate_limited(change_password("wrong guess").await.unwrap()).await;
+
+    let email_change = server
+        .client
+        .patch(server.url("/auth/me"))
+        .bearer_auth(&tokens.access_token)
+        .json(&json!({"email": "taken-over@example.com", "current_password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_rate_limited(email_change).await;
+
+    let login = server
+        .login("guessed@example.com", "correct horse battery")
+        .await;
+    assert_eq!(login.status(), StatusCode::OK, "the owner can still log in");
+}
