@@ -13,14 +13,33 @@ pub const MAX_NAME_CHARS: usize = 150;
 /// Maximum number of characters in a phone number as typed.
 pub const MAX_PHONE_CHARS: usize = 32;
 
-/// Trims, NFC-normalizes and lower-cases an email address and checks its shape: one `@`, a
-/// non-empty local part, a domain with a dot, no spaces or control characters.
+/// Reports whether `c` is an invisible formatting character: a zero-width
+/// space or joiner, a soft hyphen, a byte order mark or a bidirectional
+/// override. These make two different strings look the same on screen.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+    )
+}
+
+/// Trims, NFKC-normalizes and lower-cases an email address and checks its
+/// shape: one `@`, a non-empty local part, a domain with a dot, and no
+/// spaces, control characters or invisible formatting characters.
 ///
+/// NFKC folds look-alike forms such as full-width letters into plain ones.
 /// Lower-casing the whole address makes emails unique case-insensitively.
 /// Mail servers may treat the local part as case-sensitive, but no two real
 /// users share an address that differs only in case.
 pub fn normalize_email(raw: &str) -> Result<String, String> {
-    let email = raw.trim().nfc().collect::<String>().to_lowercase();
+    let email = raw.trim().nfkc().collect::<String>().to_lowercase();
 
     if email.is_empty() {
         return Err("must not be empty".into());
@@ -28,8 +47,11 @@ pub fn normalize_email(raw: &str) -> Result<String, String> {
     if email.len() > MAX_EMAIL_BYTES {
         return Err(format!("must be at most {MAX_EMAIL_BYTES} bytes"));
     }
-    if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("must not contain spaces or control characters".into());
+    if email
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || is_invisible(c))
+    {
+        return Err("must not contain spaces, control or invisible characters".into());
     }
 
     let Some((local, domain)) = email.split_once('@') else {
@@ -53,8 +75,8 @@ pub fn normalize_name(raw: &str) -> Result<String, String> {
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(format!("must be at most {MAX_NAME_CHARS} characters"));
     }
-    if name.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
+    if name.chars().any(|c| c.is_control() || is_invisible(c)) {
+        return Err("must not contain control or invisible characters".into());
     }
     Ok(name.to_owned())
 }
@@ -137,6 +159,22 @@ mod tests {
     }
 
     #[test]
+    fn email_full_width_letters_fold() {
+        assert_eq!(
+            normalize_email("\u{FF41}da@example.com"),
+            Ok("ada@example.com".to_owned())
+        );
+    }
+
+    #[test]
+    fn name_rejects_invisible_characters() {
+        for name in ["Ada\u{200B}", "\u{202E}Ada", "A\u{2066}da"] {
+            assert!(normalize_name(name).is_err(), "{name:?}");
+        }
+        assert_eq!(normalize_name(" Ada "), Ok("Ada".to_owned()));
+    }
+
+    #[test]
     fn malformed_emails_are_rejected() {
         let cases = [
             "",
@@ -150,6 +188,9 @@ mod tests {
             "alice@exa\u{0}mple.com",
             "a@b@c.com",
             "alice@example..com",
+            "ada\u{200B}@example.com",
+            "\u{FEFF}ada@example.com",
+            "ada@exa\u{202E}mple.com",
         ];
         for email in cases {
             assert!(
