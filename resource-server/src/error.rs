@@ -33,6 +33,9 @@ pub enum ApiError {
     /// The body is not declared as JSON.
     #[error("the request body must be JSON (Content-Type: application/json)")]
     UnsupportedMediaType,
+    /// The client did not send the whole body in time; the field is seconds.
+    #[error("the request body did not arrive within {0} seconds")]
+    RequestTimeout(u64),
     /// The body is larger than the route accepts.
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -71,6 +74,7 @@ impl ApiError {
             | ApiError::UnsupportedMediaType
             | ApiError::PayloadTooLarge(_)
             | ApiError::Validation { .. } => "invalid_request",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::Limit(_) => "limit_exceeded",
         }
     }
@@ -84,6 +88,7 @@ impl ResponseError for ApiError {
             ApiError::InvalidBody(_) | ApiError::Validation { .. } => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Limit(_) => StatusCode::CONFLICT,
         }
     }

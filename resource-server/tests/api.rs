@@ -378,6 +378,11 @@ async fn invalid_item_bodies_are_named() {
             415,
             "must be JSON",
         ),
+        (
+            raw(r#"["a"]"#, "application/json"),
+            400,
+            "expected a JSON object",
+        ),
     ];
 
     for (request, status, problem) in cases {
@@ -442,5 +447,30 @@ async fn metrics_count_verifications_and_fetches() {
     ] {
         assert!(text.lines().any(|l| l == line), "{line:?} not in\n{text}");
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn stalled_item_body_times_out() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = TestApp::spawn().await;
+    let token = app.token("1", "");
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let head = format!(
+        "POST /api/items HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"na"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+
+    let mut response = vec![0; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(20), stream.read(&mut response))
+        .await
+        .expect("the server answers a stalled body before the client gives up")
+        .unwrap();
+    let text = String::from_utf8_lossy(&response[..read]);
+
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("request_timeout"), "{text}");
     app.stop().await;
 }

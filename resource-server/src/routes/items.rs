@@ -12,6 +12,7 @@ use serde_json::json;
 
 use crate::error::ApiError;
 use crate::items::{ItemStore, validate_name};
+use crate::json::JsonObject;
 
 /// The body of `POST /api/items`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -51,6 +52,7 @@ pub async fn list(user: AuthenticatedUser, items: web::Data<ItemStore>) -> HttpR
         (status = 400, description = "The body is not valid JSON or the name is invalid", body = crate::error::ErrorBody),
         (status = 401, description = "The bearer token is missing, invalid or expired", body = crate::error::ErrorBody),
         (status = 409, description = "The caller or the whole store has reached its item limit", body = crate::error::ErrorBody),
+        (status = 408, description = "The body did not arrive within 10 seconds", body = crate::error::ErrorBody),
         (status = 413, description = "The body is too large", body = crate::error::ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = crate::error::ErrorBody),
     )
@@ -58,7 +60,7 @@ pub async fn list(user: AuthenticatedUser, items: web::Data<ItemStore>) -> HttpR
 pub async fn create(
     user: AuthenticatedUser,
     items: web::Data<ItemStore>,
-    body: web::Json<NewItem>,
+    JsonObject(body): JsonObject<NewItem>,
 ) -> Result<HttpResponse, ApiError> {
     let name = validate_name(&body.name).map_err(|message| ApiError::Validation {
         field: "name",
