@@ -121,7 +121,6 @@ impl ConnectionManager {
         // of failing at once; WAL lets readers run beside the single writer.
         let pragmas = [
             "PRAGMA busy_timeout = 10000",
-            "PRAGMA journal_mode = WAL",
             "PRAGMA synchronous = NORMAL",
             "PRAGMA foreign_keys = ON",
         ];
@@ -130,9 +129,28 @@ impl ConnectionManager {
                 .execute(&mut conn)
                 .map_err(|error| diesel::ConnectionError::BadConnection(error.to_string()))?;
         }
+        enable_wal(&mut conn)
+            .map_err(|error| diesel::ConnectionError::BadConnection(error.to_string()))?;
 
         Ok(DbConnection::Sqlite(conn))
     }
+}
+
+/// Switches a SQLite database to WAL mode unless it is in WAL mode already.
+/// The mode is kept in the file, so only the first connection changes it,
+/// and later connections do not contend for the lock a change needs.
+fn enable_wal(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
+    #[derive(diesel::QueryableByName)]
+    struct JournalMode {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        journal_mode: String,
+    }
+
+    let current: JournalMode = diesel::sql_query("PRAGMA journal_mode").get_result(conn)?;
+    if !current.journal_mode.eq_ignore_ascii_case("wal") {
+        diesel::sql_query("PRAGMA journal_mode = WAL").execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Creates a missing SQLite file readable and writable by the owner only,
@@ -173,6 +191,17 @@ impl diesel::r2d2::ManageConnection for ConnectionManager {
     }
 }
 
+/// Logs a failed attempt of the pool to open a connection. The pool retries
+/// on its own, and a request that finds no connection fails with 503.
+#[derive(Debug)]
+struct ConnectionErrorLogger;
+
+impl diesel::r2d2::HandleError<diesel::r2d2::Error> for ConnectionErrorLogger {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        tracing::warn!(error = %error, "opening a database connection failed; retrying");
+    }
+}
+
 impl Database {
     /// Opens a pool for `url`: `postgres://…` or `postgresql://…` selects
     /// PostgreSQL, anything else is a SQLite file path (created if missing).
@@ -206,6 +235,7 @@ impl Database {
             .max_size(max_connections)
             .min_idle(Some(1))
             .connection_timeout(connection_timeout)
+            .error_handler(Box::new(ConnectionErrorLogger))
             .build_unchecked(manager);
 
         Database {
