@@ -117,9 +117,9 @@ impl RateLimits {
             .map_err(ApiError::RateLimited)
     }
 
-    /// Checks a check of the current password by a signed-in user, which
-    /// would otherwise let a stolen access token guess the password. It has
-    /// the per-account login quota, counted per user from any address.
+    /// Counts an attempt to verify a signed-in user's current password, so a
+    /// stolen access token cannot guess it without limit. The quota is the
+    /// per-account login quota, counted per user from any address.
     pub fn check_password_attempt(&self, user_id: i64) -> Result<(), ApiError> {
         self.password_check_per_user
             .check(&user_id)
