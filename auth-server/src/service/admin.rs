@@ -9,12 +9,19 @@ use crate::error::ApiError;
 
 /// Fails unless `actor_id` is an active staff member or superuser now, so a
 /// token minted before a demotion stops working for administration at once.
+/// An inactive or deleted actor gets 401, like on every other route.
 pub fn require_admin(conn: &mut DbConnection, actor_id: i64) -> Result<(), ApiError> {
-    match users::find_by_id(conn, actor_id)? {
-        Some(actor) if actor.is_active && (actor.is_staff || actor.is_superuser) => Ok(()),
-        _ => Err(ApiError::InsufficientScope(
+    let Some(actor) = users::find_by_id(conn, actor_id)?.filter(|actor| actor.is_active) else {
+        return Err(ApiError::InvalidToken(
+            "the user of this token no longer exists or is inactive".into(),
+        ));
+    };
+    if actor.is_staff || actor.is_superuser {
+        Ok(())
+    } else {
+        Err(ApiError::InsufficientScope(
             auth_shared::claims::ADMIN_SCOPE,
-        )),
+        ))
     }
 }
 

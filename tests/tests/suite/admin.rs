@@ -412,3 +412,25 @@ async fn superuser_password_is_normalized() {
     let other_form = server.login("nfd-root@example.com", composed).await;
     assert_eq!(other_form.status(), StatusCode::OK, "the composed form");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deactivated_admin_gets_401() {
+    let server = TestAuthServer::spawn().await;
+    let root = server.admin_tokens("root@example.com").await;
+    let other = server.admin_tokens("other-admin@example.com").await;
+    let other_id = json!(
+        integration_tests::unverified_claims(&other.access_token)["sub"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+    );
+
+    let response = patch_user(&server, &root, &other_id, json!({"is_active": false})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let listing = server.get("/admin/users", Some(&other.access_token)).await;
+    assert_eq!(listing.status(), StatusCode::UNAUTHORIZED);
+    let challenge = listing.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.contains("invalid_token"), "{challenge}");
+}
