@@ -6,8 +6,11 @@
 
 use std::collections::BTreeMap;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
@@ -202,4 +205,60 @@ impl From<KeyError> for ApiError {
     fn from(error: KeyError) -> ApiError {
         ApiError::Internal(error.to_string())
     }
+}
+
+/// The longest plain-text error body that is kept as the description.
+const MAX_PLAIN_ERROR_BYTES: usize = 512;
+
+/// `ErrorHandlers` hook: gives a JSON body to error responses that were
+/// built outside [`ApiError`], such as actix-cors's plain-text rejection of a
+/// preflight from an origin that is not allowed. The plain text, when short,
+/// becomes the description.
+pub fn json_body_for_plain_errors<B>(
+    response: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>>
+where
+    B: MessageBody + 'static,
+{
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(
+            response.map_into_left_body(),
+        ));
+    }
+
+    Ok(ErrorHandlerResponse::Future(Box::pin(async move {
+        let status = response.status();
+        let (request, plain) = response.into_parts();
+        let text = actix_web::body::to_bytes_limited(plain.into_body(), MAX_PLAIN_ERROR_BYTES)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+            .filter(|text| !text.trim().is_empty());
+        let description = text.unwrap_or_else(|| {
+            status
+                .canonical_reason()
+                .unwrap_or("the request failed")
+                .to_owned()
+        });
+
+        let error = if status.is_server_error() {
+            "server_error"
+        } else {
+            "invalid_request"
+        };
+        let body = ErrorBody {
+            error,
+            error_description: description,
+            fields: None,
+        };
+        let json = HttpResponse::build(status)
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(body);
+        Ok(ServiceResponse::new(request, json).map_into_right_body())
+    })))
 }

@@ -308,6 +308,10 @@ fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
         App::new()
             .wrap(cors(&cors_settings))
+            .wrap(
+                actix_web::middleware::ErrorHandlers::new()
+                    .default_handler(crate::error::json_body_for_plain_errors),
+            )
             .wrap(security_headers(&cors_settings))
             .wrap(actix_web::middleware::from_fn(
                 crate::metrics::observe_request,

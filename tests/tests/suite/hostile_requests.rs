@@ -414,6 +414,13 @@ async fn cors_allows_only_listed_origins() {
             allowed.then_some(origin),
             "{origin}: preflight Access-Control-Allow-Origin"
         );
+        if !allowed {
+            assert_eq!(preflight.status(), StatusCode::BAD_REQUEST, "{origin}");
+            let body: Value = preflight.json().await.unwrap();
+            assert_eq!(body["error"], "invalid_request", "{origin}: {body}");
+            let description = body["error_description"].as_str().unwrap_or_default();
+            assert!(description.contains("Origin"), "{origin}: {body}");
+        }
 
         let response = server
             .client
