@@ -207,13 +207,12 @@ impl From<KeyError> for ApiError {
     }
 }
 
-/// The longest plain-text error body that is kept as the description.
+/// The maximum size of a plain-text error body kept as the description.
 const MAX_PLAIN_ERROR_BYTES: usize = 512;
 
-/// `ErrorHandlers` hook: gives a JSON body to error responses that were
-/// built outside [`ApiError`], such as actix-cors's plain-text rejection of a
-/// preflight from an origin that is not allowed. The plain text, when short,
-/// becomes the description.
+/// Gives a JSON body to error responses built outside [`ApiError`], such as
+/// actix-cors's plain-text rejection of a preflight from a disallowed origin.
+/// A short plain text becomes the description. Used with `ErrorHandlers`.
 pub fn json_body_for_plain_errors<B>(
     response: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>>
