@@ -325,7 +325,7 @@ fn parse_database_url(text: String) -> Result<String, ConfigError> {
     Ok(text)
 }
 
-/// A wait that may be zero, capped at one hour.
+/// Parses a wait in seconds that may be zero, capped at one hour.
 fn parse_wait(
     get: &impl Fn(&str) -> Option<String>,
     variable: &'static str,
@@ -360,9 +360,8 @@ fn parse_bcrypt_cost(get: &impl Fn(&str) -> Option<String>) -> Result<u32, Confi
     Ok(cost)
 }
 
-/// Returns the issuer URL for a listen address, for when `AUTH_ISSUER` is
-/// unset: `http://` and the address, with an unspecified host (`0.0.0.0`,
-/// `[::]`) replaced by `127.0.0.1`.
+/// Returns the default issuer for a listen address: `http://` and the
+/// address, with an unspecified host (`0.0.0.0`, `[::]`) as `127.0.0.1`.
 fn issuer_for_bind(bind: &str) -> String {
     let address = bind
         .strip_prefix("0.0.0.0:")
